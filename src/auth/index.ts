@@ -1,0 +1,4 @@
+export { ConfigKeyStore } from "./config-key-store.ts";
+export { presentedKey } from "./credentials.ts";
+export { hashKey, keyHint, newSecretKey, sameHash } from "./hash.ts";
+export { globToRegExp, type KeyLimits, type KeyStore, modelAllowed, type Principal } from "./principal.ts";

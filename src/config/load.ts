@@ -1,0 +1,129 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { compileValidator } from "../protocol/index.ts";
+import { type Config, ConfigFile, type ModelConfig } from "./schema.ts";
+
+/** A config that cannot be used; the message names the source and the field. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+export interface ConfigOverrides {
+  config?: string;
+  host?: string;
+  port?: number;
+  dataDir?: string;
+}
+
+const validateFile = compileValidator(ConfigFile);
+
+/** The models served when the config names none. */
+export function defaultModels(): ModelConfig[] {
+  return [{ id: "mock", provider: "mock", display_name: "Parley mock (echo)" }];
+}
+
+/** Flags beat environment variables, which beat the file, which beats the defaults. */
+export async function loadConfig(overrides: ConfigOverrides = {}, env = process.env): Promise<Config> {
+  const path = overrides.config ?? env.PARLEY_CONFIG;
+  const source = path ? resolve(path) : "built-in defaults";
+  const file = path ? await readConfigFile(source, env) : {};
+  return buildConfig(file, overrides, env, source);
+}
+
+/** Validates an already-parsed config object (also used by tests and embedders). */
+export function buildConfig(
+  raw: unknown,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = {},
+  source = "config",
+): Config {
+  const checked = validateFile(raw ?? {});
+  if (!checked.ok) throw new ConfigError(`Invalid config (${source}): ${checked.message}`);
+  const file = (raw ?? {}) as ConfigFile;
+  const dataDir = overrides.dataDir ?? env.PARLEY_DATA_DIR ?? file.data_dir ?? "./.parley";
+  const port = overrides.port ?? parsePort(env.PARLEY_PORT, source) ?? file.listen?.port ?? 8787;
+  const config: Config = {
+    listen: { host: overrides.host ?? env.PARLEY_HOST ?? file.listen?.host ?? "127.0.0.1", port },
+    data_dir: resolve(dataDir),
+    log_level: file.log_level ?? (env.PARLEY_LOG_LEVEL as Config["log_level"] | undefined) ?? "info",
+    storage: file.storage ?? `sqlite:${resolve(dataDir, "parley.db")}`,
+    limits: file.limits ?? "memory",
+    limits_on_failure: file.limits_on_failure ?? "open",
+    keys: file.keys ?? [],
+    admin_keys: file.admin_keys ?? [],
+    server: {
+      body_limit_mb: file.server?.body_limit_mb ?? 32,
+      ping_interval_ms: file.server?.ping_interval_ms ?? 10_000,
+      shutdown_timeout_ms: file.server?.shutdown_timeout_ms ?? 10_000,
+    },
+    models: file.models ?? defaultModels(),
+    source,
+  };
+  checkModelNames(config.models, source);
+  return config;
+}
+
+async function readConfigFile(path: string, env: NodeJS.ProcessEnv): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`Cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(`Cannot parse config file ${path}: ${(err as Error).message}`);
+  }
+  return expandEnv(parsed, env, path, []);
+}
+
+/** Replaces `${NAME}` in string values with the environment variable, so secrets stay out of files. */
+export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, source: string, at: string[]): unknown {
+  if (typeof value === "string") {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
+      const v = env[name];
+      if (v === undefined) {
+        throw new ConfigError(`Invalid config (${source}): ${at.join(".")}: environment variable ${name} is not set`);
+      }
+      return v;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, source, [...at, String(i)]));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, source, [...at, k])]));
+  }
+  return value;
+}
+
+function parsePort(value: string | undefined, source: string): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new ConfigError(`Invalid config (${source}): PARLEY_PORT: '${value}' is not a port number`);
+  }
+  return n;
+}
+
+function checkModelNames(models: ModelConfig[], source: string): void {
+  const seen = new Map<string, number>();
+  models.forEach((m, i) => {
+    for (const name of [m.id, ...(m.aliases ?? [])]) {
+      const other = seen.get(name);
+      if (other !== undefined) {
+        throw new ConfigError(
+          `Invalid config (${source}): models.${i}: name '${name}' is already used by models.${other}`,
+        );
+      }
+      seen.set(name, i);
+    }
+  });
+  models.forEach((m, i) => {
+    if (m.provider !== "openai" && m.provider !== "anthropic") return;
+    for (const f of m.fallbacks ?? []) {
+      if (!seen.has(f)) throw new ConfigError(`Invalid config (${source}): models.${i}.fallbacks: unknown model '${f}'`);
+    }
+  });
+}

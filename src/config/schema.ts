@@ -1,0 +1,167 @@
+import Type, { type Static } from "typebox";
+import { TaggedUnion } from "../protocol/index.ts";
+
+const Strict = { additionalProperties: false } as const;
+
+export const Capabilities = Type.Object(
+  {
+    tools: Type.Optional(Type.Boolean()),
+    vision: Type.Optional(Type.Boolean()),
+    thinking: Type.Optional(Type.Boolean()),
+    json_schema: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+/** Fields every model entry has, whatever serves it. */
+const modelCommon = {
+  id: Type.String({ minLength: 1, description: "The model name clients send" }),
+  aliases: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  display_name: Type.Optional(Type.String()),
+  created_at: Type.Optional(Type.String({ description: "RFC 3339; orders GET /v1/models (newest first)" })),
+  context_window: Type.Optional(Type.Integer({ minimum: 1 })),
+  max_output_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+  capabilities: Type.Optional(Capabilities),
+  parallel: Type.Optional(Type.Integer({ minimum: 1, description: "Requests served at once" })),
+  max_queue: Type.Optional(
+    Type.Integer({ minimum: 0, description: "Requests waiting for a slot before 529 overloaded_error" }),
+  ),
+};
+
+export const MockModelConfig = Type.Object({ ...modelCommon, provider: Type.Literal("mock") }, Strict);
+
+export const LlamaModelConfig = Type.Object(
+  {
+    ...modelCommon,
+    provider: Type.Literal("llama"),
+    path: Type.String({ minLength: 1, description: "A .gguf file, or hf:owner/repo/file.gguf" }),
+    gpu_layers: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal("auto"), Type.Literal("max")])),
+    threads: Type.Optional(Type.Integer({ minimum: 1 })),
+    batch_threads: Type.Optional(Type.Integer({ minimum: 1 })),
+    batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
+    load: Type.Optional(Type.Union([Type.Literal("eager"), Type.Literal("lazy")])),
+    normalize_claude_code_billing: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
+const Timeouts = Type.Object(
+  {
+    connect_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    first_byte_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    idle_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  Strict,
+);
+
+const upstreamCommon = {
+  base_url: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]),
+  upstream_model: Type.Optional(Type.String({ minLength: 1 })),
+  api_key: Type.Optional(Type.String()),
+  headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  timeouts: Type.Optional(Timeouts),
+  fallbacks: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  health_check_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+};
+
+export const OpenAIModelConfig = Type.Object(
+  {
+    ...modelCommon,
+    ...upstreamCommon,
+    provider: Type.Literal("openai"),
+    tokenize: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("upstream"), Type.Literal("estimate")])),
+    max_stop_sequences: Type.Optional(Type.Integer({ minimum: 0 })),
+    top_k: Type.Optional(Type.Boolean({ description: "Whether the upstream accepts top_k" })),
+  },
+  Strict,
+);
+
+export const AnthropicModelConfig = Type.Object(
+  {
+    ...modelCommon,
+    ...upstreamCommon,
+    provider: Type.Literal("anthropic"),
+    drop_betas: Type.Optional(Type.Array(Type.String())),
+  },
+  Strict,
+);
+
+export const ModelConfig = TaggedUnion(
+  [MockModelConfig, LlamaModelConfig, OpenAIModelConfig, AnthropicModelConfig],
+  "provider",
+);
+
+export const KeyConfig = Type.Object(
+  {
+    key: Type.String({ minLength: 8 }),
+    name: Type.Optional(Type.String()),
+    models: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+    rpm: Type.Optional(Type.Integer({ minimum: 1 })),
+    tpm: Type.Optional(Type.Integer({ minimum: 1 })),
+    input_tpm: Type.Optional(Type.Integer({ minimum: 1 })),
+    output_tpm: Type.Optional(Type.Integer({ minimum: 1 })),
+    monthly_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
+    workspace: Type.Optional(Type.String()),
+  },
+  Strict,
+);
+
+export const ServerOptions = Type.Object(
+  {
+    body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    ping_interval_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+    shutdown_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  Strict,
+);
+
+export const ConfigFile = Type.Object(
+  {
+    listen: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        Strict,
+      ),
+    ),
+    data_dir: Type.Optional(Type.String({ minLength: 1 })),
+    log_level: Type.Optional(
+      Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l))),
+    ),
+    storage: Type.Optional(Type.String({ minLength: 1 })),
+    limits: Type.Optional(Type.String({ minLength: 1 })),
+    limits_on_failure: Type.Optional(Type.Union([Type.Literal("open"), Type.Literal("closed")])),
+    keys: Type.Optional(Type.Array(KeyConfig)),
+    admin_keys: Type.Optional(Type.Array(Type.String({ minLength: 8 }))),
+    server: Type.Optional(ServerOptions),
+    models: Type.Optional(Type.Array(ModelConfig)),
+  },
+  Strict,
+);
+
+export type Capabilities = Static<typeof Capabilities>;
+export type MockModelConfig = Static<typeof MockModelConfig>;
+export type LlamaModelConfig = Static<typeof LlamaModelConfig>;
+export type OpenAIModelConfig = Static<typeof OpenAIModelConfig>;
+export type AnthropicModelConfig = Static<typeof AnthropicModelConfig>;
+export type ModelConfig = MockModelConfig | LlamaModelConfig | OpenAIModelConfig | AnthropicModelConfig;
+export type KeyConfig = Static<typeof KeyConfig>;
+export type ConfigFile = Static<typeof ConfigFile>;
+
+/** The config with every default applied: what the rest of Parley reads. */
+export interface Config {
+  listen: { host: string; port: number };
+  data_dir: string;
+  log_level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  storage: string;
+  limits: string;
+  limits_on_failure: "open" | "closed";
+  keys: KeyConfig[];
+  admin_keys: string[];
+  server: { body_limit_mb: number; ping_interval_ms: number; shutdown_timeout_ms: number };
+  models: ModelConfig[];
+  /** Where the config came from, for messages. */
+  source: string;
+}

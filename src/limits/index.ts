@@ -1,0 +1,2 @@
+export type { Limiter, TokenCharge } from "./limiter.ts";
+export { MemoryLimiter } from "./memory.ts";

@@ -1,0 +1,4 @@
+export * from "./blocks.ts";
+export * from "./request.ts";
+export * from "./response.ts";
+export { TaggedUnion } from "./tagged.ts";

@@ -1,0 +1,150 @@
+import Type, { type Static } from "typebox";
+import { CacheControl, ContentBlockParam, TextBlockParam } from "./blocks.ts";
+import { TaggedUnion } from "./tagged.ts";
+
+const Open = { additionalProperties: true } as const;
+
+export const MessageParam = Type.Object(
+  {
+    role: Type.Union([Type.Literal("user"), Type.Literal("assistant"), Type.Literal("system")]),
+    content: Type.Union([Type.String(), Type.Array(ContentBlockParam)]),
+  },
+  Open,
+);
+
+export const TOOL_NAME_PATTERN = "^[a-zA-Z0-9_-]{1,128}$";
+
+const JsonObjectSchema = Type.Object(
+  { type: Type.Literal("object"), properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())) },
+  { additionalProperties: true, description: "A JSON Schema whose top level is an object" },
+);
+
+export const CustomTool = Type.Object(
+  {
+    type: Type.Optional(Type.Union([Type.Literal("custom"), Type.Null()])),
+    name: Type.String({ pattern: TOOL_NAME_PATTERN }),
+    description: Type.Optional(Type.String()),
+    input_schema: JsonObjectSchema,
+    cache_control: Type.Optional(Type.Union([CacheControl, Type.Null()])),
+    strict: Type.Optional(Type.Boolean()),
+  },
+  Open,
+);
+
+/** Versioned tools (`web_search_20250305`, `bash_20250124`, …): their schema is the API's, not the client's. */
+export const VersionedTool = Type.Object(
+  {
+    type: Type.String({ pattern: "^[a-z_]+_[0-9]{8}$" }),
+    name: Type.String({ pattern: TOOL_NAME_PATTERN }),
+    cache_control: Type.Optional(Type.Union([CacheControl, Type.Null()])),
+  },
+  Open,
+);
+
+export const ToolParam = Type.Unsafe<Static<typeof CustomTool> | Static<typeof VersionedTool>>({
+  type: "object",
+  if: { required: ["type"], properties: { type: { type: "string", not: { const: "custom" } } } },
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema keyword
+  then: VersionedTool,
+  else: CustomTool,
+});
+
+const disable_parallel_tool_use = Type.Optional(Type.Boolean());
+
+export const ToolChoice = TaggedUnion([
+  Type.Object({ type: Type.Literal("auto"), disable_parallel_tool_use }, Open),
+  Type.Object({ type: Type.Literal("any"), disable_parallel_tool_use }, Open),
+  Type.Object(
+    { type: Type.Literal("tool"), name: Type.String({ minLength: 1 }), disable_parallel_tool_use },
+    Open,
+  ),
+  Type.Object({ type: Type.Literal("none") }, Open),
+]);
+
+const ThinkingDisplay = Type.Optional(Type.Union([Type.Literal("summarized"), Type.Literal("omitted")]));
+
+export const ThinkingConfig = TaggedUnion([
+  Type.Object(
+    { type: Type.Literal("enabled"), budget_tokens: Type.Integer({ minimum: 1024 }), display: ThinkingDisplay },
+    Open,
+  ),
+  Type.Object({ type: Type.Literal("disabled") }, Open),
+  Type.Object({ type: Type.Literal("adaptive"), display: ThinkingDisplay }, Open),
+  Type.Object({ type: Type.Literal("between_tools") }, Open),
+]);
+
+export const JsonSchemaFormat = Type.Object(
+  { type: Type.Literal("json_schema"), schema: Type.Record(Type.String(), Type.Unknown()) },
+  Open,
+);
+
+export const OutputConfig = Type.Object(
+  {
+    effort: Type.Optional(
+      Type.Union(["low", "medium", "high", "xhigh", "max"].map((e) => Type.Literal(e))),
+    ),
+    format: Type.Optional(Type.Union([JsonSchemaFormat, Type.Null()])),
+  },
+  Open,
+);
+
+export const Metadata = Type.Object({ user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, Open);
+
+export const ContextManagement = Type.Object(
+  { edits: Type.Optional(Type.Array(Type.Object({ type: Type.String() }, Open))) },
+  Open,
+);
+
+/** Fields shared by create and count_tokens. */
+const promptFields = {
+  model: Type.String({ minLength: 1 }),
+  messages: Type.Array(MessageParam),
+  system: Type.Optional(Type.Union([Type.String(), Type.Array(TextBlockParam)])),
+  tools: Type.Optional(Type.Array(ToolParam)),
+  tool_choice: Type.Optional(ToolChoice),
+  thinking: Type.Optional(ThinkingConfig),
+  output_config: Type.Optional(OutputConfig),
+  output_format: Type.Optional(Type.Union([JsonSchemaFormat, Type.Null()])),
+  context_management: Type.Optional(Type.Union([ContextManagement, Type.Null()])),
+  cache_control: Type.Optional(Type.Union([CacheControl, Type.Null()])),
+  speed: Type.Optional(Type.Union([Type.Literal("standard"), Type.Literal("fast"), Type.Null()])),
+  mcp_servers: Type.Optional(Type.Array(Type.Object({}, Open))),
+};
+
+export const MessageCreateParams = Type.Object(
+  {
+    ...promptFields,
+    max_tokens: Type.Integer({ minimum: 0 }),
+    stream: Type.Optional(Type.Boolean()),
+    stop_sequences: Type.Optional(Type.Array(Type.String())),
+    temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    top_k: Type.Optional(Type.Integer({ minimum: 0 })),
+    metadata: Type.Optional(Metadata),
+    service_tier: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("standard_only")])),
+    container: Type.Optional(Type.Unknown()),
+    inference_geo: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    diagnostics: Type.Optional(Type.Union([Type.Object({}, Open), Type.Null()])),
+  },
+  { additionalProperties: true, description: "Body of POST /v1/messages" },
+);
+
+export const CountTokensParams = Type.Object(promptFields, {
+  additionalProperties: true,
+  description: "Body of POST /v1/messages/count_tokens",
+});
+
+/** Top-level fields Parley knows; anything else is accepted and logged at debug. */
+export const KNOWN_CREATE_FIELDS = new Set([
+  ...Object.keys(MessageCreateParams.properties),
+]);
+
+export type MessageParam = Static<typeof MessageParam>;
+export type CustomTool = Static<typeof CustomTool>;
+export type VersionedTool = Static<typeof VersionedTool>;
+export type ToolParam = CustomTool | VersionedTool;
+export type ToolChoice = Static<typeof ToolChoice>;
+export type ThinkingConfig = Static<typeof ThinkingConfig>;
+export type MessageCreateParams = Static<typeof MessageCreateParams>;
+export type CountTokensParams = Static<typeof CountTokensParams>;
+export type { ContentBlockParam };

@@ -1,0 +1,123 @@
+import Type, { type Static } from "typebox";
+
+const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const TextBlock = Type.Object({
+  type: Type.Literal("text"),
+  text: Type.String(),
+  citations: Nullable(Type.Array(Type.Record(Type.String(), Type.Unknown()))),
+});
+export const ThinkingBlock = Type.Object({
+  type: Type.Literal("thinking"),
+  thinking: Type.String(),
+  signature: Type.String(),
+});
+export const RedactedThinkingBlock = Type.Object({ type: Type.Literal("redacted_thinking"), data: Type.String() });
+export const ToolUseBlock = Type.Object({
+  type: Type.Literal("tool_use"),
+  id: Type.String(),
+  name: Type.String(),
+  input: Type.Record(Type.String(), Type.Unknown()),
+});
+export const ContentBlock = Type.Union([TextBlock, ThinkingBlock, RedactedThinkingBlock, ToolUseBlock]);
+
+export const StopReason = Type.Union(
+  ["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"].map(
+    (r) => Type.Literal(r),
+  ),
+);
+
+export const Usage = Type.Object({
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cache_creation_input_tokens: Nullable(Type.Integer()),
+  cache_read_input_tokens: Nullable(Type.Integer()),
+  cache_creation: Nullable(
+    Type.Object({ ephemeral_5m_input_tokens: Type.Integer(), ephemeral_1h_input_tokens: Type.Integer() }),
+  ),
+  server_tool_use: Nullable(
+    Type.Object({ web_search_requests: Type.Integer(), web_fetch_requests: Type.Integer() }),
+  ),
+  service_tier: Nullable(Type.String()),
+  inference_geo: Nullable(Type.String()),
+  output_tokens_details: Nullable(Type.Record(Type.String(), Type.Unknown())),
+  speed: Type.Optional(Nullable(Type.String())),
+});
+
+export const Message = Type.Object({
+  id: Type.String(),
+  type: Type.Literal("message"),
+  role: Type.Literal("assistant"),
+  model: Type.String(),
+  content: Type.Array(ContentBlock),
+  stop_reason: Nullable(StopReason),
+  stop_sequence: Nullable(Type.String()),
+  usage: Usage,
+  container: Type.Optional(Type.Null()),
+  diagnostics: Type.Optional(Type.Null()),
+  stop_details: Type.Optional(Type.Null()),
+});
+
+export const ErrorType = Type.Union(
+  [
+    "invalid_request_error",
+    "authentication_error",
+    "billing_error",
+    "permission_error",
+    "not_found_error",
+    "request_too_large",
+    "rate_limit_error",
+    "api_error",
+    "timeout_error",
+    "overloaded_error",
+  ].map((t) => Type.Literal(t)),
+);
+
+export const ErrorBody = Type.Object({ type: ErrorType, message: Type.String() });
+export const ErrorEnvelope = Type.Object({
+  type: Type.Literal("error"),
+  error: ErrorBody,
+  request_id: Type.Optional(Type.String()),
+});
+
+export const CountTokensResponse = Type.Object({ input_tokens: Type.Integer() });
+
+export type TextBlock = Static<typeof TextBlock>;
+export type ThinkingBlock = Static<typeof ThinkingBlock>;
+export type RedactedThinkingBlock = Static<typeof RedactedThinkingBlock>;
+export type ToolUseBlock = Static<typeof ToolUseBlock>;
+export type ContentBlock = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock;
+export type StopReason = Static<typeof StopReason>;
+export type Usage = Static<typeof Usage>;
+export type Message = Static<typeof Message>;
+export type ErrorType = Static<typeof ErrorType>;
+export type ErrorEnvelope = Static<typeof ErrorEnvelope>;
+
+export type ContentDelta =
+  | { type: "text_delta"; text: string }
+  | { type: "input_json_delta"; partial_json: string }
+  | { type: "thinking_delta"; thinking: string }
+  | { type: "signature_delta"; signature: string }
+  | { type: "citations_delta"; citation: Record<string, unknown> };
+
+export interface MessageDeltaUsage {
+  output_tokens: number;
+  input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+/** Anthropic's streaming event union: the only thing that crosses the provider boundary. */
+export type StreamEvent =
+  | { type: "message_start"; message: Message }
+  | { type: "content_block_start"; index: number; content_block: ContentBlock }
+  | { type: "content_block_delta"; index: number; delta: ContentDelta }
+  | { type: "content_block_stop"; index: number }
+  | {
+      type: "message_delta";
+      delta: { stop_reason: StopReason | null; stop_sequence: string | null };
+      usage: MessageDeltaUsage;
+    }
+  | { type: "message_stop" }
+  | { type: "ping" }
+  | { type: "error"; error: { type: ErrorType; message: string } };

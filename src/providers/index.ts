@@ -1,0 +1,30 @@
+import type { ModelConfig } from "../config/index.ts";
+import { MockProvider } from "./mock/index.ts";
+import type { Provider, ProviderDeps } from "./provider.ts";
+import { UnavailableProvider } from "./unavailable.ts";
+
+export type {
+  Provider,
+  ProviderDeps,
+  ProviderLogger,
+  ProviderStatus,
+  RelayedReply,
+  RelayingProvider,
+  StreamOptions,
+} from "./provider.ts";
+export { UnavailableProvider } from "./unavailable.ts";
+
+/** One provider per model entry. */
+export function createProvider(config: ModelConfig, _deps: ProviderDeps): Provider {
+  switch (config.provider) {
+    case "mock":
+      return new MockProvider(config);
+    case "llama":
+    case "openai":
+    case "anthropic":
+      return new UnavailableProvider(config.provider, `provider '${config.provider}' is not available in this build`);
+  }
+}
+
+export const isRelaying = (p: Provider): p is import("./provider.ts").RelayingProvider =>
+  typeof (p as { relay?: unknown }).relay === "function";

@@ -1,0 +1,23 @@
+import { ApiError } from "../protocol/index.ts";
+import type { Provider, ProviderStatus } from "./provider.ts";
+
+/** A model that cannot serve; every request gets an api_error that says why and how to fix it. */
+export class UnavailableProvider implements Provider {
+  constructor(
+    readonly kind: string,
+    private readonly reason: string,
+  ) {}
+
+  status(): ProviderStatus {
+    return { available: false, reason: this.reason };
+  }
+
+  // biome-ignore lint/correctness/useYield: fails before the first event by design
+  async *stream(): AsyncIterable<never> {
+    throw new ApiError(500, "api_error", this.reason);
+  }
+
+  async countTokens(): Promise<number> {
+    throw new ApiError(500, "api_error", this.reason);
+  }
+}
