@@ -1,0 +1,1 @@
+export { discardUsage, type UsageRecord, type UsageRecorder } from "./usage-record.ts";
