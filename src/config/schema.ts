@@ -128,7 +128,7 @@ export const ConfigFile = Type.Object(
     ),
     data_dir: Type.Optional(Type.String({ minLength: 1 })),
     log_level: Type.Optional(
-      Type.Union(["fatal", "error", "warn", "info", "debug", "trace", "silent"].map((l) => Type.Literal(l))),
+      Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
     ),
     storage: Type.Optional(Type.String({ minLength: 1 })),
     limits: Type.Optional(Type.String({ minLength: 1 })),

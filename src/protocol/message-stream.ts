@@ -22,11 +22,13 @@ export class MessageStream {
   private open: OpenBlock | undefined;
   private sawToolUse = false;
   private outputTokens = 0;
+  private readonly model: string;
+  private readonly apiVersion: ApiVersion;
 
-  constructor(
-    private readonly model: string,
-    private readonly apiVersion: ApiVersion,
-  ) {}
+  constructor(model: string, apiVersion: ApiVersion) {
+    this.model = model;
+    this.apiVersion = apiVersion;
+  }
 
   start(usage: PromptUsage): StreamEvent {
     return { type: "message_start", message: emptyMessage(this.id, this.model, this.apiVersion, usage) };

@@ -3,10 +3,13 @@ import type { Provider, ProviderStatus } from "./provider.ts";
 
 /** A model that cannot serve; every request gets an api_error that says why and how to fix it. */
 export class UnavailableProvider implements Provider {
-  constructor(
-    readonly kind: string,
-    private readonly reason: string,
-  ) {}
+  readonly kind: string;
+  private readonly reason: string;
+
+  constructor(kind: string, reason: string) {
+    this.kind = kind;
+    this.reason = reason;
+  }
 
   status(): ProviderStatus {
     return { available: false, reason: this.reason };

@@ -10,10 +10,13 @@ export class ConcurrencyGate {
   private running = 0;
   private readonly waiting: { grant: (r: Release) => void; fail: (e: unknown) => void }[] = [];
 
-  constructor(
-    readonly slots: number,
-    readonly maxQueue: number,
-  ) {}
+  readonly slots: number;
+  readonly maxQueue: number;
+
+  constructor(slots: number, maxQueue: number) {
+    this.slots = slots;
+    this.maxQueue = maxQueue;
+  }
 
   get active(): number {
     return this.running;

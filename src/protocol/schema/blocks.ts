@@ -150,7 +150,7 @@ const serverResultTypes = [
 ] as const;
 
 export const ServerToolResultBlockParam = Type.Object(
-  { type: Type.Union(serverResultTypes.map((t) => Type.Literal(t))), cache_control },
+  { type: Type.Enum(serverResultTypes), cache_control },
   Open,
 );
 

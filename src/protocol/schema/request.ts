@@ -81,7 +81,7 @@ export const JsonSchemaFormat = Type.Object(
 export const OutputConfig = Type.Object(
   {
     effort: Type.Optional(
-      Type.Union(["low", "medium", "high", "xhigh", "max"].map((e) => Type.Literal(e))),
+      Type.Enum(["low", "medium", "high", "xhigh", "max"]),
     ),
     format: Type.Optional(Type.Union([JsonSchemaFormat, Type.Null()])),
   },

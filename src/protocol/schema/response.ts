@@ -21,11 +21,7 @@ export const ToolUseBlock = Type.Object({
 });
 export const ContentBlock = Type.Union([TextBlock, ThinkingBlock, RedactedThinkingBlock, ToolUseBlock]);
 
-export const StopReason = Type.Union(
-  ["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"].map(
-    (r) => Type.Literal(r),
-  ),
-);
+export const StopReason = Type.Enum(["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"]);
 
 export const Usage = Type.Object({
   input_tokens: Type.Integer(),
@@ -58,8 +54,7 @@ export const Message = Type.Object({
   stop_details: Type.Optional(Type.Null()),
 });
 
-export const ErrorType = Type.Union(
-  [
+export const ErrorType = Type.Enum([
     "invalid_request_error",
     "authentication_error",
     "billing_error",
@@ -70,8 +65,7 @@ export const ErrorType = Type.Union(
     "api_error",
     "timeout_error",
     "overloaded_error",
-  ].map((t) => Type.Literal(t)),
-);
+  ]);
 
 export const ErrorBody = Type.Object({ type: ErrorType, message: Type.String() });
 export const ErrorEnvelope = Type.Object({

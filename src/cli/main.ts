@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command } from "commander";
+import { ConfigError } from "../config/index.ts";
+import { registerServe } from "./serve.ts";
+
+const program = new Command()
+  .name("parley")
+  .description(
+    "Parley: a self-hosted Claude Messages API server.\n" +
+      "Point any Anthropic client (SDKs, Claude Code, AI SDK, LangChain, curl) at it and answer with a\n" +
+      "local GGUF model, an OpenAI-compatible server, the Anthropic API, or a deterministic mock.",
+  )
+  .version("0.1.0")
+  .showHelpAfterError();
+
+registerServe(program);
+
+program.addHelpText(
+  "after",
+  "\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n\nDocs: README.md",
+);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`parley: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}

@@ -1,0 +1,186 @@
+import { createHmac, randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { MockModelConfig } from "../../config/index.ts";
+import {
+  type MessageRequest,
+  MessageStream,
+  newToolUseId,
+  StopSequenceMatcher,
+  type StreamEvent,
+  type ToolParam,
+} from "../../protocol/index.ts";
+import type { Provider, ProviderStatus, StreamOptions } from "../provider.ts";
+import { exampleFor } from "./example-input.ts";
+import { type MockScript, readScript, type ScriptedTool, scriptedError } from "./script.ts";
+import { countMockTokens, mockTokens, renderMockPrompt } from "./tokens.ts";
+
+const signingKey = randomBytes(32);
+
+/** Splits JSON into token-like pieces: punctuation, strings, and bare literals. */
+const jsonTokens = (json: string) => json.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^{}[\],:"\s]+/g) ?? [];
+
+/**
+ * The deterministic backend: echoes the last user turn, honours max_tokens, stop sequences,
+ * forced tool choice and structured output, and follows `[[…]]` directives (see script.ts).
+ */
+export class MockProvider implements Provider {
+  readonly kind = "mock";
+
+  readonly config: MockModelConfig;
+
+  constructor(config: MockModelConfig) {
+    this.config = config;
+  }
+
+  status(): ProviderStatus {
+    return { available: true };
+  }
+
+  async countTokens(req: MessageRequest): Promise<number> {
+    return countMockTokens(renderMockPrompt(req));
+  }
+
+  async *stream(req: MessageRequest, { signal }: StreamOptions): AsyncGenerator<StreamEvent> {
+    const script = readScript(req);
+    if (script.errorStatus !== undefined) throw scriptedError(script.errorStatus);
+    const out = new MessageStream(req.model, req.context.apiVersion);
+    const inputTokens = await this.countTokens(req);
+    yield out.start({ input_tokens: inputTokens, cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0 });
+    const run = new Run(req, script, out, signal);
+    yield* run.events();
+  }
+}
+
+/** True when the client marked part of the prompt with `cache_control`. */
+function cacheMarked(req: MessageRequest): boolean {
+  if (req.params.cache_control) return true;
+  const marked = (b: { cache_control?: unknown }) => Boolean(b.cache_control);
+  return (
+    req.system.some(marked) ||
+    req.tools.some(marked) ||
+    req.messages.some((t) => t.content.some((b) => marked(b as { cache_control?: unknown })))
+  );
+}
+
+class Run {
+  private used = 0;
+  private readonly req: MessageRequest;
+  private readonly script: MockScript;
+  private readonly out: MessageStream;
+  private readonly signal: AbortSignal;
+
+  constructor(req: MessageRequest, script: MockScript, out: MessageStream, signal: AbortSignal) {
+    this.req = req;
+    this.script = script;
+    this.out = out;
+    this.signal = signal;
+  }
+
+  async *events(): AsyncGenerator<StreamEvent> {
+    const forced = this.req.tool_choice.type === "any" || this.req.tool_choice.type === "tool";
+    if (this.req.thinking?.type === "enabled") {
+      if (!(yield* this.thinking())) return yield* this.finish("max_tokens");
+    }
+    if (!forced) {
+      const end = yield* this.text(this.replyText());
+      if (end) return yield* this.finish(end.reason, end.sequence);
+      if (this.script.streamError) {
+        yield { type: "error", error: { type: "overloaded_error", message: "Overloaded (requested by [[stream-error]])" } };
+        return;
+      }
+    }
+    for (const call of this.toolCalls()) {
+      if (!(yield* this.toolUse(call))) return yield* this.finish("max_tokens");
+    }
+    yield* this.finish("end_turn");
+  }
+
+  private replyText(): string {
+    if (this.req.output_schema) return JSON.stringify(exampleFor(this.req.output_schema, this.script.text));
+    if (this.script.text === "" && this.toolCalls().length === 0) return "(empty)";
+    return this.script.text;
+  }
+
+  private toolCalls(): { tool: ToolParam; input: Record<string, unknown> }[] {
+    const choice = this.req.tool_choice;
+    if (choice.type === "none") return [];
+    const byName = new Map(this.req.tools.map((t) => [t.name, t]));
+    let calls: ScriptedTool[] = this.script.tools.filter((c) => byName.has(c.name));
+    if (choice.type === "tool") calls = [calls.find((c) => c.name === choice.name) ?? { name: choice.name }];
+    if (choice.type === "any" && calls.length === 0) calls = [{ name: this.req.tools[0].name }];
+    if (choice.disable_parallel_tool_use) calls = calls.slice(0, 1);
+    return calls.map((c) => {
+      const tool = byName.get(c.name) as ToolParam;
+      const schema = "input_schema" in tool ? tool.input_schema : { type: "object" };
+      return { tool, input: c.input ?? (exampleFor(schema, this.script.text) as Record<string, unknown>) };
+    });
+  }
+
+  /** Spends one output token; false when max_tokens is used up. */
+  private spend(): boolean {
+    if (this.used >= this.req.max_tokens) return false;
+    this.used++;
+    this.out.setOutputTokens(this.used);
+    return true;
+  }
+
+  private async pace(): Promise<void> {
+    if (this.script.delayMs > 0) await sleep(this.script.delayMs, undefined, { signal: this.signal });
+    this.signal.throwIfAborted();
+  }
+
+  private async *thinking(): AsyncGenerator<StreamEvent, boolean> {
+    const text = `The user wrote ${countMockTokens(this.script.text)} words; I will echo them back.`;
+    let sent = "";
+    for (const piece of mockTokens(text)) {
+      if (!this.spend()) return false;
+      await this.pace();
+      sent += piece;
+      yield* this.out.thinking(piece);
+    }
+    yield* this.out.signature(createHmac("sha256", signingKey).update(sent).digest("base64"));
+    return true;
+  }
+
+  private async *text(text: string): AsyncGenerator<StreamEvent, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
+    const stops = new StopSequenceMatcher(this.req.stop_sequences);
+    for (const piece of mockTokens(text)) {
+      if (!this.spend()) {
+        yield* this.out.text(stops.flush());
+        return { reason: "max_tokens" };
+      }
+      await this.pace();
+      const { emit, stopped } = stops.push(piece);
+      yield* this.out.text(emit);
+      if (stopped) return { reason: "stop_sequence", sequence: stopped };
+    }
+    yield* this.out.text(stops.flush());
+    yield* this.out.closeBlock();
+    return undefined;
+  }
+
+  private async *toolUse(call: { tool: ToolParam; input: Record<string, unknown> }): AsyncGenerator<StreamEvent, boolean> {
+    yield* this.out.toolUse(newToolUseId(), call.tool.name);
+    yield* this.out.inputJson("");
+    const pieces = jsonTokens(JSON.stringify(call.input));
+    for (let i = 0; i < pieces.length; i += 4) {
+      const chunk = pieces.slice(i, i + 4);
+      let sent = "";
+      for (const p of chunk) {
+        if (!this.spend()) {
+          if (sent) yield* this.out.inputJson(sent);
+          return false;
+        }
+        sent += p;
+      }
+      await this.pace();
+      yield* this.out.inputJson(sent);
+    }
+    yield* this.out.closeBlock();
+    return true;
+  }
+
+  private *finish(reason: "end_turn" | "max_tokens" | "stop_sequence", sequence?: string): Generator<StreamEvent> {
+    yield* this.out.finish(reason, sequence ?? null);
+  }
+}

@@ -1,0 +1,52 @@
+import type { ContentBlockParam, MessageRequest } from "../../protocol/index.ts";
+
+/**
+ * The mock's tokenizer: a token is a run of non-space characters with the spaces after it
+ * (leading spaces are a token of their own). Joining the tokens gives back the text.
+ */
+export function mockTokens(text: string): string[] {
+  return text.match(/^\s+|\S+\s*/g) ?? [];
+}
+
+export const countMockTokens = (text: string): number => mockTokens(text).length;
+
+/** The prompt as the mock "sees" it; its token count is `usage.input_tokens` and count_tokens. */
+export function renderMockPrompt(req: MessageRequest): string {
+  const parts: string[] = [];
+  for (const t of req.tools) {
+    parts.push(`tool ${t.name}`, "description" in t && t.description ? t.description : "");
+    if ("input_schema" in t) parts.push(JSON.stringify(t.input_schema));
+  }
+  for (const b of req.system) parts.push(b.text);
+  for (const turn of req.messages) {
+    parts.push(`${turn.role}:`);
+    for (const b of turn.content) parts.push(blockText(b));
+  }
+  return parts.filter(Boolean).join("\n");
+}
+
+function blockText(b: ContentBlockParam): string {
+  switch (b.type) {
+    case "text":
+      return b.text;
+    case "thinking":
+      return b.thinking;
+    case "tool_use":
+    case "server_tool_use":
+      return `${b.name} ${JSON.stringify(b.input)}`;
+    case "tool_result":
+      return toolResultText(b.content);
+    case "document":
+      return b.source.type === "text" ? b.source.data : "[document]";
+    case "image":
+      return "[image]";
+    default:
+      return `[${b.type}]`;
+  }
+}
+
+export function toolResultText(content: string | { type: string; text?: string }[] | undefined): string {
+  if (content === undefined) return "";
+  if (typeof content === "string") return content;
+  return content.map((c) => (c.type === "text" ? (c.text ?? "") : `[${c.type}]`)).join("\n");
+}

@@ -1,0 +1,78 @@
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Principal } from "../auth/index.ts";
+import { compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
+import type { AppDeps } from "./deps.ts";
+import { installErrorHandlers } from "./errors.ts";
+import { installApiHooks } from "./hooks.ts";
+import { countTokensRoutes } from "./routes/count-tokens.ts";
+import { messagesRoutes } from "./routes/messages.ts";
+import { modelsRoutes } from "./routes/models.ts";
+import { rootRoutes } from "./routes/root.ts";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+    rateHeaders: Record<string, string>;
+  }
+  interface FastifyContextConfig {
+    /** Not counted against the key's request limit (count_tokens, models). */
+    unlimited?: boolean;
+  }
+}
+
+export interface AppOptions {
+  logger: FastifyBaseLogger;
+  /** More routes under the same error handling, e.g. the admin API. */
+  plugins?: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+/** The Fastify app: HTTP edge of the data path (routes, auth, limits, errors). */
+export async function buildApp(deps: AppDeps, options: AppOptions): Promise<FastifyInstance> {
+  const bodyLimitMb = deps.config.server.body_limit_mb;
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: Math.floor(bodyLimitMb * 1024 * 1024),
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  });
+  app.decorateRequest("principal", null);
+  app.decorateRequest("rateHeaders", null as unknown as Record<string, string>);
+  app.addHook("onRequest", async (request, reply) => {
+    request.rateHeaders = {};
+    reply.header("request-id", request.id);
+  });
+  installBodyHandling(app);
+  installErrorHandlers(app, bodyLimitMb);
+  await app.register(swagger, {
+    openapi: { info: { title: "Parley: Claude Messages API", version: "1" } },
+  });
+  await app.register(rootRoutes);
+  await app.register(async (api) => {
+    installApiHooks(api, deps);
+    await messagesRoutes(api, deps);
+    await countTokensRoutes(api, deps);
+    await modelsRoutes(api, deps);
+  });
+  for (const plugin of options.plugins ?? []) await app.register(plugin);
+  return app;
+}
+
+/**
+ * Bodies are JSON whatever the content-type says (curl -d sends form encoding), and are
+ * checked exactly as sent; query strings get number coercion.
+ */
+function installBodyHandling(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser("error", "ignore");
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "string" }, json);
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const check = compileValidator(schema, httpPart === "body" ? "body" : "query");
+    return (data: unknown) => {
+      const result = check(data);
+      return result.ok ? { value: data } : { error: invalidRequest(result.message) };
+    };
+  });
+}

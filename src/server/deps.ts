@@ -1,0 +1,16 @@
+import type { KeyStore } from "../auth/index.ts";
+import type { Config } from "../config/index.ts";
+import type { Limiter } from "../limits/index.ts";
+import type { ModelCatalog } from "../router/index.ts";
+import type { UsageRecorder } from "../store/index.ts";
+
+/** Everything the HTTP layer needs, built once at start (see start.ts). */
+export interface AppDeps {
+  config: Config;
+  catalog: ModelCatalog;
+  keyStore: KeyStore;
+  limiter: Limiter;
+  recorder: UsageRecorder;
+  /** Generations in flight, aborted when a graceful shutdown runs out of time. */
+  inflight: Set<AbortController>;
+}

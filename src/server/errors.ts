@@ -1,0 +1,51 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ApiError, apiError, invalidRequest, notFound, requestTooLarge, statusForErrorType } from "../protocol/index.ts";
+
+/** Statuses the SDK must not retry (it retries 408, 409, 429 and 5xx by default). */
+const shouldRetry = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
+
+/** Sends any error as the Anthropic envelope: one place for every status and type. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
+  return reply
+    .code(err.status)
+    .headers({ ...request.rateHeaders, ...err.headers, "x-should-retry": String(shouldRetry(err.status)) })
+    .type("application/json")
+    .send(err.toEnvelope(String(request.id)));
+}
+
+/** Fastify's own errors (body parsing, limits) in the API's words; anything unknown is a 500 that leaks nothing. */
+export function toEnvelopeError(err: FastifyError | Error, bodyLimitMb: number): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as FastifyError;
+  switch (e.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return requestTooLarge(`Request exceeds the maximum allowed size of ${bodyLimitMb} MB`);
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return invalidRequest("body: Field required (the request body is empty; send a JSON object)");
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      return invalidRequest(`There was an error parsing the body of your request: ${e.message}`);
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError || e.statusCode === 400) {
+    return invalidRequest(`There was an error parsing the body of your request: ${err.message}`);
+  }
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+    const status = e.statusCode === 404 ? 404 : e.statusCode === 413 ? 413 : 400;
+    const type = status === 404 ? "not_found_error" : status === 413 ? "request_too_large" : "invalid_request_error";
+    return new ApiError(status, type, e.message);
+  }
+  return apiError();
+}
+
+export function installErrorHandlers(app: FastifyInstance, bodyLimitMb: number): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const apiErr = toEnvelopeError(err, bodyLimitMb);
+    if (apiErr.status >= 500 && !(err instanceof ApiError)) request.log.error({ err }, "unhandled error");
+    else request.log.debug({ status: apiErr.status, type: apiErr.type, error: apiErr.message }, "request failed");
+    return sendError(request, reply, apiErr);
+  });
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound("Not Found")));
+}
+
+export { statusForErrorType };

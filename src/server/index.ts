@@ -1,0 +1,3 @@
+export { type AppOptions, buildApp } from "./app.ts";
+export type { AppDeps } from "./deps.ts";
+export { type RunningServer, type StartOptions, startServer } from "./start.ts";

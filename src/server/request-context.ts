@@ -1,0 +1,17 @@
+import type { FastifyRequest } from "fastify";
+import { KNOWN_CREATE_FIELDS, parseApiVersion, parseBetas, type RequestContext } from "../protocol/index.ts";
+
+/** The headers that shape a reply: API version and betas. Unknown betas are fine, logged at debug. */
+export function requestContext(request: FastifyRequest): RequestContext {
+  const header = request.headers["anthropic-version"];
+  const rawApiVersion = typeof header === "string" ? header : "2023-06-01";
+  const betas = parseBetas(request.headers["anthropic-beta"]);
+  if (betas.length) request.log.debug({ betas }, "anthropic-beta");
+  return { apiVersion: parseApiVersion(typeof header === "string" ? header : undefined), rawApiVersion, betas };
+}
+
+/** Fields a newer client may send that this server does not know yet: accepted, logged at debug. */
+export function logUnknownFields(request: FastifyRequest, body: object): void {
+  const unknown = Object.keys(body).filter((k) => !KNOWN_CREATE_FIELDS.has(k));
+  if (unknown.length) request.log.debug({ fields: unknown }, "unknown request fields accepted");
+}

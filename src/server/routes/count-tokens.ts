@@ -1,0 +1,38 @@
+import type { FastifyInstance } from "fastify";
+import {
+  type CountTokensParams,
+  CountTokensParams as CountTokensSchema,
+  CountTokensResponse,
+  toCountRequest,
+} from "../../protocol/index.ts";
+import { resolveModel } from "../../router/index.ts";
+import type { AppDeps } from "../deps.ts";
+import { requestContext } from "../request-context.ts";
+
+/**
+ * POST /v1/messages/count_tokens: the same rendering the model would see, no generation.
+ * Cheap (clients send dozens at start-up), so it takes no generation slot and no rpm.
+ */
+export async function countTokensRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  app.post<{ Body: CountTokensParams }>(
+    "/v1/messages/count_tokens",
+    {
+      schema: {
+        body: CountTokensSchema,
+        response: { 200: CountTokensResponse },
+        summary: "Count the tokens of a message request",
+        tags: ["messages"],
+      },
+      config: { unlimited: true },
+    },
+    async (request) => {
+      const req = toCountRequest(request.body, requestContext(request));
+      const principal = request.principal;
+      if (!principal) throw new Error("unauthenticated request reached count_tokens");
+      const entry = resolveModel(deps.catalog, req.model, principal);
+      const abort = new AbortController();
+      const input_tokens = await entry.provider.countTokens(req, { signal: abort.signal, requestId: String(request.id) });
+      return { input_tokens };
+    },
+  );
+}
