@@ -1,5 +1,5 @@
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Principal } from "../auth/index.ts";
 import { compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
 import type { AppDeps } from "./deps.ts";
@@ -35,7 +35,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     bodyLimit: Math.floor(bodyLimitMb * 1024 * 1024),
     genReqId: () => newRequestId(),
     requestIdHeader: false,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
   });
   app.decorateRequest("principal", null);
