@@ -321,7 +321,7 @@ describe("SSE framing over raw HTTP", () => {
 
   it("sends the 2026-10-21 reply shape to SDK 1.x and the classic one to 2023-06-01", async () => {
     const body = { model: "mock", max_tokens: 5, messages: [{ role: "user", content: "x" }] };
-    const old = await (await server.post("/v1/messages", body)).json();
+    const old = (await (await server.post("/v1/messages", body)).json()) as Record<string, unknown>;
     expect(old).not.toHaveProperty("container");
     expect(old.usage).not.toHaveProperty("speed");
     const res = await fetch(`${server.url}/v1/messages`, {
