@@ -1,0 +1,89 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import { describe, expect, it } from "vitest";
+import { type MessageCreateParams, toMessageRequest } from "../../src/protocol/index.ts";
+import { exampleFor, mockTokens, readScript } from "../../src/providers/mock/index.ts";
+
+const sharedDir = process.env.PARLEY_SHARED_DIR ?? join(import.meta.dirname, "../../../shared");
+const capture = join(sharedDir, "wire/captures/claude-code-2.1.197-tool.jsonl");
+
+const request = (body: Partial<MessageCreateParams>) =>
+  toMessageRequest(
+    { model: "mock", max_tokens: 10, messages: [{ role: "user", content: "hi" }], ...body },
+    { apiVersion: "2023-06-01", rawApiVersion: "2023-06-01", betas: [] },
+  );
+
+describe("mock tokenizer", () => {
+  it.each([
+    ["", []],
+    ["one", ["one"]],
+    ["one two  three\n", ["one ", "two  ", "three\n"]],
+    ["  lead", ["  ", "lead"]],
+    ["你好 世界", ["你好 ", "世界"]],
+  ])("%j", (text, tokens) => {
+    expect(mockTokens(text)).toEqual(tokens);
+    expect(mockTokens(text).join("")).toBe(text);
+  });
+});
+
+describe("mock directives", () => {
+  it.each([
+    ["plain text", { text: "plain text", tools: [], streamError: false, delayMs: 0 }],
+    [
+      'Look [[tool:get_weather {"city":"Oslo","nested":{"a":[1]}}]] now',
+      { text: "Look  now", tools: [{ name: "get_weather", input: { city: "Oslo", nested: { a: [1] } } }], streamError: false, delayMs: 0 },
+    ],
+    ["[[tool:a]][[tool:b]]", { text: "", tools: [{ name: "a" }, { name: "b" }], streamError: false, delayMs: 0 }],
+    ["[[error:429]]", { text: "", tools: [], errorStatus: 429, streamError: false, delayMs: 0 }],
+    ["x [[delay:25]] [[stream-error]]", { text: "x", tools: [], streamError: true, delayMs: 25 }],
+    ["[[delay:999999]]", { text: "", tools: [], streamError: false, delayMs: 60_000 }],
+  ])("%s", (content, script) => {
+    expect(readScript(request({ messages: [{ role: "user", content }] }))).toEqual(script);
+  });
+
+  it("rejects a directive whose input is not a JSON object", () => {
+    expect(() => readScript(request({ messages: [{ role: "user", content: "[[tool:t {nope}]]" }] }))).toThrow(
+      /needs a JSON object/,
+    );
+  });
+
+  it("echoes tool results when the last user turn has no text", () => {
+    const script = readScript(
+      request({
+        messages: [
+          { role: "user", content: "go" },
+          { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "x", input: {} }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "42" }] }] },
+        ],
+      }),
+    );
+    expect(script.text).toBe("42");
+  });
+});
+
+describe("exampleFor makes schema-valid input", () => {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  const schemas: [string, Record<string, unknown>][] = [
+    ["numbers", { type: "object", properties: { n: { type: "integer", minimum: 3, multipleOf: 2 }, x: { type: "number", exclusiveMinimum: 0 } }, required: ["n", "x"] }],
+    ["strings", { type: "object", properties: { s: { type: "string", minLength: 40, maxLength: 50 }, e: { type: "string", format: "email" } }, required: ["s", "e"] }],
+    ["refs", { type: "object", $defs: { P: { type: "object", properties: { k: { enum: ["a", "b"] } }, required: ["k"] } }, properties: { p: { $ref: "#/$defs/P" } }, required: ["p"] }],
+    ["unions", { type: "object", properties: { u: { anyOf: [{ type: "null" }, { type: "array", items: { type: "boolean" }, minItems: 2 }] } }, required: ["u"] }],
+    ["allOf", { allOf: [{ type: "object", properties: { a: { type: "string" } }, required: ["a"] }, { properties: { b: { const: 7 } }, required: ["b"] }] }],
+    ["empty", { type: "object", properties: {}, additionalProperties: false }],
+  ];
+  it.each(schemas)("%s", (_name, schema) => {
+    const value = exampleFor(schema, "Paris");
+    expect(ajv.validate(schema, value), JSON.stringify(ajv.errors)).toBe(true);
+  });
+
+  it.skipIf(!existsSync(capture))("for every Claude Code tool schema in the captures", () => {
+    const line = readFileSync(capture, "utf8").split("\n").find((l) => l.includes('"tools"'));
+    const tools = JSON.parse(line as string).body.tools as { name: string; input_schema: Record<string, unknown> }[];
+    expect(tools.length).toBeGreaterThan(20);
+    for (const tool of tools) {
+      const value = exampleFor(tool.input_schema, "echo hello");
+      expect(ajv.validate(tool.input_schema, value), `${tool.name}: ${JSON.stringify(ajv.errors)}`).toBe(true);
+    }
+  });
+});
