@@ -91,6 +91,8 @@ function describeOne(e: ErrorObject): string {
       return `${at}: List should have at most ${p.limit} items`;
     case "pattern":
       return `${at}: String should match pattern '${p.pattern}'`;
+    case "additionalProperties":
+      return `${fieldPath(e.instancePath, String(p.additionalProperty))}: Extra inputs are not permitted`;
     case "discriminator":
       return describeTag(e);
     default:

@@ -1,0 +1,105 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseSse } from "./helpers/server.ts";
+
+const MAIN = join(import.meta.dirname, "../src/cli/main.ts");
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "parley-cli-"));
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, cwd: dir });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `parley serve` and resolves once it logs its URL. */
+function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, "serve", ...args], { env: { ...process.env, ...env }, cwd: dir });
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000);
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = /"url":"(http:[^"]+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], exited });
+      }
+    });
+    child.stderr.on("data", (d) => (out += d));
+  });
+}
+
+describe("parley CLI", () => {
+  it("--help describes the commands and options", async () => {
+    const top = await run(["--help"]);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toMatch(/Usage: parley/);
+    expect(top.stdout).toMatch(/serve/);
+    const help = await run(["serve", "--help"]);
+    expect(help.stdout).toMatch(/--config <file>/);
+    expect(help.stdout).toMatch(/--data-dir <dir>/);
+  });
+
+  it("names the file and the field of a bad config", async () => {
+    const file = join(dir, "bad.yaml");
+    await writeFile(file, "listen:\n  port: 99999\n");
+    const res = await run(["serve", "--config", file]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(file);
+    expect(res.stderr).toMatch(/listen\.port: Input should be less than or equal to 65535/);
+    await writeFile(file, "models:\n  - id: x\n    provider: llama\n");
+    const missing = await run(["serve", "--config", file]);
+    expect(missing.stderr).toMatch(/models\.0\.path: Field required/);
+    await writeFile(file, "models:\n  - id: x\n    provider: mock\n    colour: red\n");
+    const extra = await run(["serve", "--config", file]);
+    expect(extra.stderr).toMatch(/models\.0/);
+    expect(extra.stderr).toMatch(/models\.0\.colour: Extra inputs are not permitted/);
+  });
+
+  it("reports a missing config file", async () => {
+    const res = await run(["serve"], { PARLEY_CONFIG: join(dir, "nope.yaml") });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/Cannot read config file .*nope\.yaml: ENOENT/);
+  });
+
+  it("serves with env overrides and finishes in-flight replies on SIGTERM, exiting 0", async () => {
+    const file = join(dir, "ok.json");
+    await writeFile(
+      file,
+      JSON.stringify({ keys: [{ key: "sk-cli-test-1", name: "cli" }], models: [{ id: "mock", provider: "mock" }] }),
+    );
+    const { child, url, exited } = await serve(["--config", file, "--host", "127.0.0.1"], {
+      PARLEY_PORT: "0",
+      PARLEY_DATA_DIR: join(dir, "data"),
+    });
+    const inflight = fetch(`${url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": "sk-cli-test-1", "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "mock",
+        max_tokens: 50,
+        stream: true,
+        messages: [{ role: "user", content: "[[delay:60]] one two three four five" }],
+      }),
+    }).then((r) => r.text());
+    await new Promise((r) => setTimeout(r, 100));
+    child.kill("SIGTERM");
+    const events = parseSse(await inflight);
+    expect(events.at(-1)?.event).toBe("message_stop");
+    expect(await exited).toBe(0);
+  });
+});
