@@ -13,7 +13,10 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, cwd: dir });
     let stdout = "";
@@ -25,9 +28,15 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 }
 
 /** Starts `parley serve` and resolves once it logs its URL. */
-function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, "serve", ...args], { env: { ...process.env, ...env }, cwd: dir });
+    const child = spawn(process.execPath, [MAIN, "serve", ...args], {
+      env: { ...process.env, ...env },
+      cwd: dir,
+    });
     const exited = new Promise<number | null>((r) => child.on("close", r));
     let out = "";
     const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000);
@@ -80,7 +89,10 @@ describe("parley CLI", () => {
     const file = join(dir, "ok.json");
     await writeFile(
       file,
-      JSON.stringify({ keys: [{ key: "sk-cli-test-1", name: "cli" }], models: [{ id: "mock", provider: "mock" }] }),
+      JSON.stringify({
+        keys: [{ key: "sk-cli-test-1", name: "cli" }],
+        models: [{ id: "mock", provider: "mock" }],
+      }),
     );
     const { child, url, exited } = await serve(["--config", file, "--host", "127.0.0.1"], {
       PARLEY_PORT: "0",

@@ -17,7 +17,11 @@ beforeAll(async () => {
     models: [
       { id: "mock", provider: "mock" },
       { id: "solo", provider: "mock", parallel: 1, max_queue: 0 },
-      { id: "plain", provider: "mock", capabilities: { tools: false, vision: false, thinking: false, json_schema: false } },
+      {
+        id: "plain",
+        provider: "mock",
+        capabilities: { tools: false, vision: false, thinking: false, json_schema: false },
+      },
     ],
     server: { body_limit_mb: 1 },
   });
@@ -29,7 +33,11 @@ const hello = { model: "mock", max_tokens: 10, messages: [{ role: "user", conten
 async function expectEnvelope(res: Response, status: number, type: string, message?: RegExp) {
   expect(res.status).toBe(status);
   expect(res.headers.get("request-id")).toMatch(/^req_01/);
-  const body = (await res.json()) as { type: string; error: { type: string; message: string }; request_id: string };
+  const body = (await res.json()) as {
+    type: string;
+    error: { type: string; message: string };
+    request_id: string;
+  };
   expect(body.type).toBe("error");
   expect(body.error.type).toBe(type);
   expect(body.request_id).toBe(res.headers.get("request-id"));
@@ -58,18 +66,29 @@ describe("error envelope over raw HTTP", () => {
       /^messages\.0\.role: Input should be 'user', 'assistant' or 'system'$/,
     );
     await expectEnvelope(
-      await server.post("/v1/messages", { ...hello, tools: [{ name: "bad name!", input_schema: { type: "object" } }] }),
+      await server.post("/v1/messages", {
+        ...hello,
+        tools: [{ name: "bad name!", input_schema: { type: "object" } }],
+      }),
       400,
       "invalid_request_error",
       /^tools\.0\.name: String should match pattern/,
     );
     await expectEnvelope(
-      await server.post("/v1/messages", { ...hello, tools: [{ name: "t", input_schema: { type: "string" } }] }),
+      await server.post("/v1/messages", {
+        ...hello,
+        tools: [{ name: "t", input_schema: { type: "string" } }],
+      }),
       400,
       "invalid_request_error",
       /^tools\.0\.input_schema\.type: Input should be 'object'$/,
     );
-    await expectEnvelope(await server.post("/v1/messages", "{not json"), 400, "invalid_request_error", /parsing the body/);
+    await expectEnvelope(
+      await server.post("/v1/messages", "{not json"),
+      400,
+      "invalid_request_error",
+      /parsing the body/,
+    );
   });
 
   it("400 for a tool_use without its tool_result", async () => {
@@ -91,7 +110,11 @@ describe("error envelope over raw HTTP", () => {
   it("401 without or with a wrong key, before the body is read", async () => {
     const res = await fetch(`${server.url}/v1/messages`, { method: "POST", body: "{}" });
     await expectEnvelope(res, 401, "authentication_error", /x-api-key/);
-    await expectEnvelope(await server.post("/v1/messages", hello, { "x-api-key": "sk-wrong-key" }), 401, "authentication_error");
+    await expectEnvelope(
+      await server.post("/v1/messages", hello, { "x-api-key": "sk-wrong-key" }),
+      401,
+      "authentication_error",
+    );
   });
 
   it("403 for a model outside the key's globs", async () => {
@@ -104,7 +127,12 @@ describe("error envelope over raw HTTP", () => {
   });
 
   it("404 for an unknown model and an unknown route", async () => {
-    await expectEnvelope(await server.post("/v1/messages", { ...hello, model: "gpt-9" }), 404, "not_found_error", /gpt-9/);
+    await expectEnvelope(
+      await server.post("/v1/messages", { ...hello, model: "gpt-9" }),
+      404,
+      "not_found_error",
+      /gpt-9/,
+    );
     await expectEnvelope(await server.post("/v2/nothing", hello), 404, "not_found_error");
   });
 
@@ -116,7 +144,10 @@ describe("error envelope over raw HTTP", () => {
   it("422 when the model lacks a requested feature", async () => {
     const plain = { ...hello, model: "plain" };
     await expectEnvelope(
-      await server.post("/v1/messages", { ...plain, tools: [{ name: "t", input_schema: { type: "object" } }] }),
+      await server.post("/v1/messages", {
+        ...plain,
+        tools: [{ name: "t", input_schema: { type: "object" } }],
+      }),
       422,
       "invalid_request_error",
       /tool use/,
@@ -129,7 +160,11 @@ describe("error envelope over raw HTTP", () => {
       /image/,
     );
     await expectEnvelope(
-      await server.post("/v1/messages", { ...plain, max_tokens: 2000, thinking: { type: "enabled", budget_tokens: 1024 } }),
+      await server.post("/v1/messages", {
+        ...plain,
+        max_tokens: 2000,
+        thinking: { type: "enabled", budget_tokens: 1024 },
+      }),
       422,
       "invalid_request_error",
       /thinking/,
@@ -159,7 +194,10 @@ describe("error envelope over raw HTTP", () => {
   });
 
   it("500 api_error without internals, 529 overloaded_error when the queue is full", async () => {
-    const boom = toEnvelopeError(new Error("ECONNREFUSED secret-host:5432 at Object.<anonymous> (/srv/x.js:1)"), 32);
+    const boom = toEnvelopeError(
+      new Error("ECONNREFUSED secret-host:5432 at Object.<anonymous> (/srv/x.js:1)"),
+      32,
+    );
     expect(boom.toEnvelope("req_x")).toEqual({
       type: "error",
       error: { type: "api_error", message: "Internal server error" },
@@ -176,7 +214,11 @@ describe("error envelope over raw HTTP", () => {
       messages: [{ role: "user", content: "[[delay:150]] a b" }],
     });
     await new Promise((r) => setTimeout(r, 50));
-    await expectEnvelope(await server.post("/v1/messages", { ...hello, model: "solo" }), 529, "overloaded_error");
+    await expectEnvelope(
+      await server.post("/v1/messages", { ...hello, model: "solo" }),
+      529,
+      "overloaded_error",
+    );
     expect((await slow).status).toBe(200);
   });
 });
@@ -186,10 +228,22 @@ describe("each error class through the SDK", () => {
   const cases: [string, Record<string, unknown>, new (...args: never[]) => Error][] = [
     ["400", { ...hello, max_tokens: -1 }, Anthropic.BadRequestError],
     ["404", { ...hello, model: "missing" }, Anthropic.NotFoundError],
-    ["422", { ...hello, model: "plain", output_config: { format: { type: "json_schema", schema: {} } } }, Anthropic.UnprocessableEntityError],
+    [
+      "422",
+      { ...hello, model: "plain", output_config: { format: { type: "json_schema", schema: {} } } },
+      Anthropic.UnprocessableEntityError,
+    ],
     ["429", { ...hello, messages: [{ role: "user", content: "[[error:429]]" }] }, Anthropic.RateLimitError],
-    ["500", { ...hello, messages: [{ role: "user", content: "[[error:500]]" }] }, Anthropic.InternalServerError],
-    ["529", { ...hello, messages: [{ role: "user", content: "[[error:529]]" }] }, Anthropic.InternalServerError],
+    [
+      "500",
+      { ...hello, messages: [{ role: "user", content: "[[error:500]]" }] },
+      Anthropic.InternalServerError,
+    ],
+    [
+      "529",
+      { ...hello, messages: [{ role: "user", content: "[[error:529]]" }] },
+      Anthropic.InternalServerError,
+    ],
   ];
   for (const [status, body, cls] of cases) {
     it(`${status} raises ${cls.name} with the request id`, async () => {
@@ -203,9 +257,9 @@ describe("each error class through the SDK", () => {
   }
 
   it("401 raises AuthenticationError, 403 PermissionDeniedError", async () => {
-    await expect(server.client({ apiKey: "sk-nope-0000" }).messages.create(hello as never)).rejects.toBeInstanceOf(
-      Anthropic.AuthenticationError,
-    );
+    await expect(
+      server.client({ apiKey: "sk-nope-0000" }).messages.create(hello as never),
+    ).rejects.toBeInstanceOf(Anthropic.AuthenticationError);
     await expect(
       server.client({ apiKey: SCOPED_KEY }).messages.create({ ...hello, model: "plain" } as never),
     ).rejects.toBeInstanceOf(Anthropic.PermissionDeniedError);

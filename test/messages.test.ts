@@ -161,12 +161,14 @@ describe("POST /v1/messages with the SDK", () => {
     stream.on("inputJson", (partial) => partials.push(partial));
     const final = await stream.finalMessage();
     expect(partials.length).toBeGreaterThan(1);
-    expect(final.content).toMatchObject([{ type: "tool_use", name: "get_weather", input: { city: "Rome", days: 2 } }]);
+    expect(final.content).toMatchObject([
+      { type: "tool_use", name: "get_weather", input: { city: "Rome", days: 2 } },
+    ]);
     expect(final.stop_reason).toBe("tool_use");
   });
 
   it("makes parallel tool calls unless disable_parallel_tool_use", async () => {
-    const content = "[[tool:get_weather {\"city\":\"A1\",\"days\":1}]] [[tool:get_weather {\"city\":\"B2\",\"days\":2}]]";
+    const content = '[[tool:get_weather {"city":"A1","days":1}]] [[tool:get_weather {"city":"B2","days":2}]]';
     const both = await client.messages.create({
       model: "mock",
       max_tokens: 100,
@@ -193,7 +195,10 @@ describe("POST /v1/messages with the SDK", () => {
           type: "json_schema",
           schema: {
             type: "object",
-            properties: { name: { type: "string" }, tags: { type: "array", items: { type: "string" }, minItems: 2 } },
+            properties: {
+              name: { type: "string" },
+              tags: { type: "array", items: { type: "string" }, minItems: 2 },
+            },
             required: ["name", "tags"],
             additionalProperties: false,
           },
@@ -315,7 +320,10 @@ describe("SSE framing over raw HTTP", () => {
     const events = parseSse(await res.text());
     expect(events.at(-1)).toEqual({
       event: "error",
-      data: { type: "error", error: { type: "overloaded_error", message: "Overloaded (requested by [[stream-error]])" } },
+      data: {
+        type: "error",
+        error: { type: "overloaded_error", message: "Overloaded (requested by [[stream-error]])" },
+      },
     });
   });
 
@@ -326,10 +334,19 @@ describe("SSE framing over raw HTTP", () => {
     expect(old.usage).not.toHaveProperty("speed");
     const res = await fetch(`${server.url}/v1/messages`, {
       method: "POST",
-      headers: { authorization: `Bearer ${TEST_KEY}`, "anthropic-version": "2026-10-21", "content-type": "application/json" },
+      headers: {
+        authorization: `Bearer ${TEST_KEY}`,
+        "anthropic-version": "2026-10-21",
+        "content-type": "application/json",
+      },
       body: JSON.stringify(body),
     });
     const fresh = await res.json();
-    expect(fresh).toMatchObject({ container: null, diagnostics: null, stop_details: null, usage: { speed: "standard" } });
+    expect(fresh).toMatchObject({
+      container: null,
+      diagnostics: null,
+      stop_details: null,
+      usage: { speed: "standard" },
+    });
   });
 });

@@ -30,7 +30,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   const config = await loadConfig({ config: flags.config, host: flags.host, port, dataDir: flags.dataDir });
   const server = await startServer(config);
   const log = server.app.log;
-  log.info({ url: server.url, config: config.source, models: config.models.map((m) => m.id) }, "parley listening");
+  log.info(
+    { url: server.url, config: config.source, models: config.models.map((m) => m.id) },
+    "parley listening",
+  );
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

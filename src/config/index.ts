@@ -1,2 +1,9 @@
-export { buildConfig, ConfigError, type ConfigOverrides, defaultModels, expandEnv, loadConfig } from "./load.ts";
+export {
+  buildConfig,
+  ConfigError,
+  type ConfigOverrides,
+  defaultModels,
+  expandEnv,
+  loadConfig,
+} from "./load.ts";
 export * from "./schema.ts";

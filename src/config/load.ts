@@ -86,14 +86,18 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, source: string
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const v = env[name];
       if (v === undefined) {
-        throw new ConfigError(`Invalid config (${source}): ${at.join(".")}: environment variable ${name} is not set`);
+        throw new ConfigError(
+          `Invalid config (${source}): ${at.join(".")}: environment variable ${name} is not set`,
+        );
       }
       return v;
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => expandEnv(v, env, source, [...at, String(i)]));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, source, [...at, k])]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, expandEnv(v, env, source, [...at, k])]),
+    );
   }
   return value;
 }
@@ -123,7 +127,8 @@ function checkModelNames(models: ModelConfig[], source: string): void {
   models.forEach((m, i) => {
     if (m.provider !== "openai" && m.provider !== "anthropic") return;
     for (const f of m.fallbacks ?? []) {
-      if (!seen.has(f)) throw new ConfigError(`Invalid config (${source}): models.${i}.fallbacks: unknown model '${f}'`);
+      if (!seen.has(f))
+        throw new ConfigError(`Invalid config (${source}): models.${i}.fallbacks: unknown model '${f}'`);
     }
   });
 }

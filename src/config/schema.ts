@@ -35,7 +35,9 @@ export const LlamaModelConfig = Type.Object(
     ...modelCommon,
     provider: Type.Literal("llama"),
     path: Type.String({ minLength: 1, description: "A .gguf file, or hf:owner/repo/file.gguf" }),
-    gpu_layers: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Literal("auto"), Type.Literal("max")])),
+    gpu_layers: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.Literal("auto"), Type.Literal("max")]),
+    ),
     threads: Type.Optional(Type.Integer({ minimum: 1 })),
     batch_threads: Type.Optional(Type.Integer({ minimum: 1 })),
     batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -55,7 +57,10 @@ const Timeouts = Type.Object(
 );
 
 const upstreamCommon = {
-  base_url: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })]),
+  base_url: Type.Union([
+    Type.String({ minLength: 1 }),
+    Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }),
+  ]),
   upstream_model: Type.Optional(Type.String({ minLength: 1 })),
   api_key: Type.Optional(Type.String()),
   headers: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -69,7 +74,9 @@ export const OpenAIModelConfig = Type.Object(
     ...modelCommon,
     ...upstreamCommon,
     provider: Type.Literal("openai"),
-    tokenize: Type.Optional(Type.Union([Type.Literal("auto"), Type.Literal("upstream"), Type.Literal("estimate")])),
+    tokenize: Type.Optional(
+      Type.Union([Type.Literal("auto"), Type.Literal("upstream"), Type.Literal("estimate")]),
+    ),
     max_stop_sequences: Type.Optional(Type.Integer({ minimum: 0 })),
     top_k: Type.Optional(Type.Boolean({ description: "Whether the upstream accepts top_k" })),
   },
@@ -127,9 +134,7 @@ export const ConfigFile = Type.Object(
       ),
     ),
     data_dir: Type.Optional(Type.String({ minLength: 1 })),
-    log_level: Type.Optional(
-      Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
-    ),
+    log_level: Type.Optional(Type.Enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])),
     storage: Type.Optional(Type.String({ minLength: 1 })),
     limits: Type.Optional(Type.String({ minLength: 1 })),
     limits_on_failure: Type.Optional(Type.Union([Type.Literal("open"), Type.Literal("closed")])),

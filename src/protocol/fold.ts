@@ -63,12 +63,14 @@ export class StreamFolder {
 
   result(): Message {
     const m = this.need();
-    if (m.stop_reason === null) throw new ApiError(500, "api_error", "The model stream ended before it finished");
+    if (m.stop_reason === null)
+      throw new ApiError(500, "api_error", "The model stream ended before it finished");
     return m;
   }
 
   private need(): Message {
-    if (!this.message) throw new ApiError(500, "api_error", "The model stream did not start with message_start");
+    if (!this.message)
+      throw new ApiError(500, "api_error", "The model stream did not start with message_start");
     return this.message;
   }
 
@@ -79,8 +81,10 @@ export class StreamFolder {
     if (d.type === "text_delta" && block.type === "text") block.text += d.text;
     else if (d.type === "thinking_delta" && block.type === "thinking") block.thinking += d.thinking;
     else if (d.type === "signature_delta" && block.type === "thinking") block.signature = d.signature;
-    else if (d.type === "input_json_delta" && block.type === "tool_use") this.json[event.index] += d.partial_json;
-    else if (d.type === "citations_delta" && block.type === "text") block.citations = [...(block.citations ?? []), d.citation];
+    else if (d.type === "input_json_delta" && block.type === "tool_use")
+      this.json[event.index] += d.partial_json;
+    else if (d.type === "citations_delta" && block.type === "text")
+      block.citations = [...(block.citations ?? []), d.citation];
   }
 
   private finishBlock(index: number): void {

@@ -45,7 +45,11 @@ export class MessageStream {
   thinking(thinking: string): StreamEvent[] {
     const events = this.ensure("thinking", { type: "thinking", thinking: "", signature: "" });
     if (thinking !== "") {
-      events.push({ type: "content_block_delta", index: this.index, delta: { type: "thinking_delta", thinking } });
+      events.push({
+        type: "content_block_delta",
+        index: this.index,
+        delta: { type: "thinking_delta", thinking },
+      });
     }
     return events;
   }
@@ -64,13 +68,19 @@ export class MessageStream {
     this.index++;
     this.open = "tool_use";
     this.sawToolUse = true;
-    events.push({ type: "content_block_start", index: this.index, content_block: { type: "tool_use", id, name, input: {} } });
+    events.push({
+      type: "content_block_start",
+      index: this.index,
+      content_block: { type: "tool_use", id, name, input: {} },
+    });
     return events;
   }
 
   inputJson(partial_json: string): StreamEvent[] {
     if (this.open !== "tool_use") throw new Error("inputJson outside a tool_use block");
-    return [{ type: "content_block_delta", index: this.index, delta: { type: "input_json_delta", partial_json } }];
+    return [
+      { type: "content_block_delta", index: this.index, delta: { type: "input_json_delta", partial_json } },
+    ];
   }
 
   closeBlock(): StreamEvent[] {
@@ -88,7 +98,11 @@ export class MessageStream {
     return this.index + 1;
   }
 
-  finish(stopReason: StopReason, stopSequence: string | null = null, usage: Partial<PromptUsage> = {}): StreamEvent[] {
+  finish(
+    stopReason: StopReason,
+    stopSequence: string | null = null,
+    usage: Partial<PromptUsage> = {},
+  ): StreamEvent[] {
     const reason = this.sawToolUse && stopReason === "end_turn" ? "tool_use" : stopReason;
     return [
       ...this.closeBlock(),
@@ -131,7 +145,12 @@ export function emptyUsage(apiVersion: ApiVersion, prompt: PromptUsage): Usage {
 }
 
 /** The `message_start` snapshot: the full Message shape of the client's API version, no content yet. */
-export function emptyMessage(id: string, model: string, apiVersion: ApiVersion, prompt: PromptUsage): Message {
+export function emptyMessage(
+  id: string,
+  model: string,
+  apiVersion: ApiVersion,
+  prompt: PromptUsage,
+): Message {
   const message: Message = {
     id,
     type: "message",
@@ -142,6 +161,7 @@ export function emptyMessage(id: string, model: string, apiVersion: ApiVersion, 
     stop_sequence: null,
     usage: emptyUsage(apiVersion, prompt),
   };
-  if (apiVersion === "2026-10-21") Object.assign(message, { container: null, diagnostics: null, stop_details: null });
+  if (apiVersion === "2026-10-21")
+    Object.assign(message, { container: null, diagnostics: null, stop_details: null });
   return message;
 }

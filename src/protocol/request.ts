@@ -62,7 +62,14 @@ export function parseApiVersion(header: string | undefined): ApiVersion {
 
 export function parseBetas(header: string | string[] | undefined): string[] {
   const raw = Array.isArray(header) ? header.join(",") : (header ?? "");
-  return [...new Set(raw.split(",").map((b) => b.trim()).filter(Boolean))];
+  return [
+    ...new Set(
+      raw
+        .split(",")
+        .map((b) => b.trim())
+        .filter(Boolean),
+    ),
+  ];
 }
 
 export function toBlocks(content: string | ContentBlockParam[]): ContentBlockParam[] {
@@ -85,7 +92,11 @@ export function toMessageRequest(params: MessageCreateParams, context: RequestCo
   const tools = params.tools ?? [];
   const tool_choice = params.tool_choice ?? { type: "auto" };
   checkTools(tools, tool_choice);
-  if (params.thinking?.type === "enabled" && params.thinking.budget_tokens >= params.max_tokens && params.max_tokens > 0) {
+  if (
+    params.thinking?.type === "enabled" &&
+    params.thinking.budget_tokens >= params.max_tokens &&
+    params.max_tokens > 0
+  ) {
     throw invalidRequest(
       `max_tokens: must be greater than thinking.budget_tokens (${params.max_tokens} <= ${params.thinking.budget_tokens})`,
     );
@@ -100,7 +111,10 @@ export function toMessageRequest(params: MessageCreateParams, context: RequestCo
     model: params.model,
     max_tokens: params.max_tokens,
     stream: params.stream === true,
-    system: typeof params.system === "string" ? toBlocks(params.system) as TextBlockParam[] : (params.system ?? []),
+    system:
+      typeof params.system === "string"
+        ? (toBlocks(params.system) as TextBlockParam[])
+        : (params.system ?? []),
     messages: toTurns(params.messages),
     tools,
     tool_choice,

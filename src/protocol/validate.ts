@@ -13,7 +13,8 @@ export type Validator = (data: unknown) => { ok: true } | { ok: false; message: 
 
 export function compileValidator(schema: TSchema | object, part: "body" | "query" = "body"): Validator {
   const validate: ValidateFunction = (part === "body" ? bodyAjv : queryAjv).compile(schema);
-  return (data) => (validate(data) ? { ok: true } : { ok: false, message: describeErrors(validate.errors ?? []) });
+  return (data) =>
+    validate(data) ? { ok: true } : { ok: false, message: describeErrors(validate.errors ?? []) };
 }
 
 /** Throws a 400 that names the field, in the hosted API's words. */
@@ -49,11 +50,14 @@ const depth = (e: ErrorObject) => e.instancePath.split("/").length + (e.keyword 
 /** Picks the most specific error Ajv found and words it like the hosted API (pydantic style). */
 export function describeErrors(errors: ErrorObject[]): string {
   const specific = errors.filter((e) => !WRAPPERS.has(e.keyword));
-  if (specific.length === 0) return errors[0] ? `${fieldPath(errors[0].instancePath)}: Invalid input` : "Invalid request";
+  if (specific.length === 0)
+    return errors[0] ? `${fieldPath(errors[0].instancePath)}: Invalid input` : "Invalid request";
   const deepest = Math.max(...specific.map(depth));
   const atDeepest = specific.filter((e) => depth(e) === deepest);
   const first = atDeepest[0];
-  const sameSpot = atDeepest.filter((e) => e.instancePath === first.instancePath && e.keyword === first.keyword);
+  const sameSpot = atDeepest.filter(
+    (e) => e.instancePath === first.instancePath && e.keyword === first.keyword,
+  );
   if (first.keyword === "type") {
     const names = sameSpot.map((e) => TYPE_NAMES[String(e.params.type)] ?? String(e.params.type));
     return `${fieldPath(first.instancePath)}: Input should be a valid ${joinOr(unique(names))}`;
@@ -103,9 +107,10 @@ function describeOne(e: ErrorObject): string {
 function describeTag(e: ErrorObject): string {
   const p = e.params as { error: string; tag: string; tagValue: unknown };
   const at = fieldPath(e.instancePath, p.tag);
-  if (p.error === "tag") return p.tagValue === undefined ? `${at}: Field required` : `${at}: Input should be a valid string`;
-  const variants = ((e.parentSchema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] })?.oneOf ??
-    []) as { properties?: Record<string, { const?: unknown }> }[];
+  if (p.error === "tag")
+    return p.tagValue === undefined ? `${at}: Field required` : `${at}: Input should be a valid string`;
+  const variants = ((e.parentSchema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] })
+    ?.oneOf ?? []) as { properties?: Record<string, { const?: unknown }> }[];
   const tags = variants.map((v) => v.properties?.[p.tag]?.const).filter((t) => t !== undefined);
   return `${at}: Input tag ${quote(p.tagValue)} found using '${p.tag}' does not match any of the expected tags: ${tags
     .map(quote)

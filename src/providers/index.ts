@@ -22,7 +22,10 @@ export function createProvider(config: ModelConfig, _deps: ProviderDeps): Provid
     case "llama":
     case "openai":
     case "anthropic":
-      return new UnavailableProvider(config.provider, `provider '${config.provider}' is not available in this build`);
+      return new UnavailableProvider(
+        config.provider,
+        `provider '${config.provider}' is not available in this build`,
+      );
   }
 }
 

@@ -38,7 +38,9 @@ export interface RelayedReply {
   headers: Record<string, string>;
   body: AsyncIterable<Uint8Array>;
   /** Settles once `body` has been read: the usage the upstream reported, for records and limits. */
-  usage: Promise<{ input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } | undefined>;
+  usage: Promise<
+    { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } | undefined
+  >;
 }
 
 export interface RelayingProvider extends Provider {

@@ -29,7 +29,9 @@ export class ConcurrencyGate {
   acquire(signal?: AbortSignal): Promise<Release> {
     if (this.running < this.slots) return Promise.resolve(this.grant());
     if (this.waiting.length >= this.maxQueue) {
-      return Promise.reject(overloaded(`Overloaded: ${this.running} requests running and ${this.waiting.length} queued`));
+      return Promise.reject(
+        overloaded(`Overloaded: ${this.running} requests running and ${this.waiting.length} queued`),
+      );
     }
     return new Promise<Release>((resolve, reject) => {
       const waiter = {

@@ -1,3 +1,3 @@
-export { type ModelEntry, ModelCatalog } from "./catalog.ts";
+export { ModelCatalog, type ModelEntry } from "./catalog.ts";
 export { ConcurrencyGate } from "./gate.ts";
 export { checkCapabilities, clampMaxTokens, resolveModel } from "./route.ts";

@@ -1,10 +1,10 @@
 import { modelAllowed, type Principal } from "../auth/index.ts";
 import {
+  type ContentBlockParam,
   type MessageRequest,
   notFound,
   permissionError,
   unsupportedFeature,
-  type ContentBlockParam,
 } from "../protocol/index.ts";
 import type { ModelCatalog, ModelEntry } from "./catalog.ts";
 
@@ -25,7 +25,8 @@ export function resolveModel(catalog: ModelCatalog, name: string, principal: Pri
 export function checkCapabilities(entry: ModelEntry, req: MessageRequest): void {
   const caps = entry.capabilities;
   const id = entry.config.id;
-  if (req.tools.length > 0 && !caps.tools) throw unsupportedFeature(`tools: model ${id} does not support tool use`);
+  if (req.tools.length > 0 && !caps.tools)
+    throw unsupportedFeature(`tools: model ${id} does not support tool use`);
   if (!caps.vision && req.messages.some((t) => t.content.some(hasImage))) {
     throw unsupportedFeature(`messages: model ${id} does not support image input`);
   }
@@ -47,7 +48,8 @@ export function checkCapabilities(entry: ModelEntry, req: MessageRequest): void 
 
 function hasImage(block: ContentBlockParam): boolean {
   if (block.type === "image") return true;
-  if (block.type === "tool_result" && Array.isArray(block.content)) return block.content.some((b) => b.type === "image");
+  if (block.type === "tool_result" && Array.isArray(block.content))
+    return block.content.some((b) => b.type === "image");
   return false;
 }
 

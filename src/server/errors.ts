@@ -1,5 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { ApiError, apiError, invalidRequest, notFound, requestTooLarge, statusForErrorType } from "../protocol/index.ts";
+import {
+  ApiError,
+  apiError,
+  invalidRequest,
+  notFound,
+  requestTooLarge,
+  statusForErrorType,
+} from "../protocol/index.ts";
 
 /** Statuses the SDK must not retry (it retries 408, 409, 429 and 5xx by default). */
 const shouldRetry = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
@@ -32,7 +39,8 @@ export function toEnvelopeError(err: FastifyError | Error, bodyLimitMb: number):
   }
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
     const status = e.statusCode === 404 ? 404 : e.statusCode === 413 ? 413 : 400;
-    const type = status === 404 ? "not_found_error" : status === 413 ? "request_too_large" : "invalid_request_error";
+    const type =
+      status === 404 ? "not_found_error" : status === 413 ? "request_too_large" : "invalid_request_error";
     return new ApiError(status, type, e.message);
   }
   return apiError();
@@ -42,7 +50,11 @@ export function installErrorHandlers(app: FastifyInstance, bodyLimitMb: number):
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const apiErr = toEnvelopeError(err, bodyLimitMb);
     if (apiErr.status >= 500 && !(err instanceof ApiError)) request.log.error({ err }, "unhandled error");
-    else request.log.debug({ status: apiErr.status, type: apiErr.type, error: apiErr.message }, "request failed");
+    else
+      request.log.debug(
+        { status: apiErr.status, type: apiErr.type, error: apiErr.message },
+        "request failed",
+      );
     return sendError(request, reply, apiErr);
   });
   app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound("Not Found")));

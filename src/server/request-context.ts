@@ -7,7 +7,11 @@ export function requestContext(request: FastifyRequest): RequestContext {
   const rawApiVersion = typeof header === "string" ? header : "2023-06-01";
   const betas = parseBetas(request.headers["anthropic-beta"]);
   if (betas.length) request.log.debug({ betas }, "anthropic-beta");
-  return { apiVersion: parseApiVersion(typeof header === "string" ? header : undefined), rawApiVersion, betas };
+  return {
+    apiVersion: parseApiVersion(typeof header === "string" ? header : undefined),
+    rawApiVersion,
+    betas,
+  };
 }
 
 /** Fields a newer client may send that this server does not know yet: accepted, logged at debug. */

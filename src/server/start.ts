@@ -29,7 +29,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   await mkdir(config.data_dir, { recursive: true });
   const logger = options.logger ?? pino({ level: config.log_level });
   const catalog = new ModelCatalog(
-    config.models.map((m) => ({ config: m, provider: createProvider(m, { dataDir: config.data_dir, logger }) })),
+    config.models.map((m) => ({
+      config: m,
+      provider: createProvider(m, { dataDir: config.data_dir, logger }),
+    })),
   );
   const deps: AppDeps = {
     config,

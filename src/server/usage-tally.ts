@@ -21,7 +21,12 @@ export class UsageTally {
   }
 
   fromUsage(u: Partial<Record<keyof UsageTally & string, unknown>>): void {
-    for (const k of ["input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"] as const) {
+    for (const k of [
+      "input_tokens",
+      "output_tokens",
+      "cache_creation_input_tokens",
+      "cache_read_input_tokens",
+    ] as const) {
       const v = u[k];
       if (typeof v === "number") this[k] = v;
     }

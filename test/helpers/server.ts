@@ -19,7 +19,10 @@ export interface TestServer extends RunningServer {
  * Starts a real Parley server on 127.0.0.1 with a fresh data dir. `file` is a config object
  * as it would appear in parley.yaml; a test key and a mock model are added unless given.
  */
-export async function startTestServer(file: ConfigFile = {}, options: StartOptions = {}): Promise<TestServer> {
+export async function startTestServer(
+  file: ConfigFile = {},
+  options: StartOptions = {},
+): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "parley-test-"));
   const config = buildConfig(
     {
@@ -41,7 +44,12 @@ export async function startTestServer(file: ConfigFile = {}, options: StartOptio
     post: (path, body, headers = {}) =>
       fetch(server.url + path, {
         method: "POST",
-        headers: { "content-type": "application/json", "x-api-key": TEST_KEY, "anthropic-version": "2023-06-01", ...headers },
+        headers: {
+          "content-type": "application/json",
+          "x-api-key": TEST_KEY,
+          "anthropic-version": "2023-06-01",
+          ...headers,
+        },
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
     stop: async () => {

@@ -32,9 +32,17 @@ describe("mock directives", () => {
     ["plain text", { text: "plain text", tools: [], streamError: false, delayMs: 0 }],
     [
       'Look [[tool:get_weather {"city":"Oslo","nested":{"a":[1]}}]] now',
-      { text: "Look  now", tools: [{ name: "get_weather", input: { city: "Oslo", nested: { a: [1] } } }], streamError: false, delayMs: 0 },
+      {
+        text: "Look  now",
+        tools: [{ name: "get_weather", input: { city: "Oslo", nested: { a: [1] } } }],
+        streamError: false,
+        delayMs: 0,
+      },
     ],
-    ["[[tool:a]][[tool:b]]", { text: "", tools: [{ name: "a" }, { name: "b" }], streamError: false, delayMs: 0 }],
+    [
+      "[[tool:a]][[tool:b]]",
+      { text: "", tools: [{ name: "a" }, { name: "b" }], streamError: false, delayMs: 0 },
+    ],
     ["[[error:429]]", { text: "", tools: [], errorStatus: 429, streamError: false, delayMs: 0 }],
     ["x [[delay:25]] [[stream-error]]", { text: "x", tools: [], streamError: true, delayMs: 25 }],
     ["[[delay:999999]]", { text: "", tools: [], streamError: false, delayMs: 60_000 }],
@@ -54,7 +62,10 @@ describe("mock directives", () => {
         messages: [
           { role: "user", content: "go" },
           { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "x", input: {} }] },
-          { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "42" }] }] },
+          {
+            role: "user",
+            content: [{ type: "tool_result", tool_use_id: "t1", content: [{ type: "text", text: "42" }] }],
+          },
         ],
       }),
     );
@@ -65,11 +76,56 @@ describe("mock directives", () => {
 describe("exampleFor makes schema-valid input", () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   const schemas: [string, Record<string, unknown>][] = [
-    ["numbers", { type: "object", properties: { n: { type: "integer", minimum: 3, multipleOf: 2 }, x: { type: "number", exclusiveMinimum: 0 } }, required: ["n", "x"] }],
-    ["strings", { type: "object", properties: { s: { type: "string", minLength: 40, maxLength: 50 }, e: { type: "string", format: "email" } }, required: ["s", "e"] }],
-    ["refs", { type: "object", $defs: { P: { type: "object", properties: { k: { enum: ["a", "b"] } }, required: ["k"] } }, properties: { p: { $ref: "#/$defs/P" } }, required: ["p"] }],
-    ["unions", { type: "object", properties: { u: { anyOf: [{ type: "null" }, { type: "array", items: { type: "boolean" }, minItems: 2 }] } }, required: ["u"] }],
-    ["allOf", { allOf: [{ type: "object", properties: { a: { type: "string" } }, required: ["a"] }, { properties: { b: { const: 7 } }, required: ["b"] }] }],
+    [
+      "numbers",
+      {
+        type: "object",
+        properties: {
+          n: { type: "integer", minimum: 3, multipleOf: 2 },
+          x: { type: "number", exclusiveMinimum: 0 },
+        },
+        required: ["n", "x"],
+      },
+    ],
+    [
+      "strings",
+      {
+        type: "object",
+        properties: {
+          s: { type: "string", minLength: 40, maxLength: 50 },
+          e: { type: "string", format: "email" },
+        },
+        required: ["s", "e"],
+      },
+    ],
+    [
+      "refs",
+      {
+        type: "object",
+        $defs: { P: { type: "object", properties: { k: { enum: ["a", "b"] } }, required: ["k"] } },
+        properties: { p: { $ref: "#/$defs/P" } },
+        required: ["p"],
+      },
+    ],
+    [
+      "unions",
+      {
+        type: "object",
+        properties: {
+          u: { anyOf: [{ type: "null" }, { type: "array", items: { type: "boolean" }, minItems: 2 }] },
+        },
+        required: ["u"],
+      },
+    ],
+    [
+      "allOf",
+      {
+        allOf: [
+          { type: "object", properties: { a: { type: "string" } }, required: ["a"] },
+          { properties: { b: { const: 7 } }, required: ["b"] },
+        ],
+      },
+    ],
     ["empty", { type: "object", properties: {}, additionalProperties: false }],
   ];
   it.each(schemas)("%s", (_name, schema) => {
@@ -78,12 +134,19 @@ describe("exampleFor makes schema-valid input", () => {
   });
 
   it.skipIf(!existsSync(capture))("for every Claude Code tool schema in the captures", () => {
-    const line = readFileSync(capture, "utf8").split("\n").find((l) => l.includes('"tools"'));
-    const tools = JSON.parse(line as string).body.tools as { name: string; input_schema: Record<string, unknown> }[];
+    const line = readFileSync(capture, "utf8")
+      .split("\n")
+      .find((l) => l.includes('"tools"'));
+    const tools = JSON.parse(line as string).body.tools as {
+      name: string;
+      input_schema: Record<string, unknown>;
+    }[];
     expect(tools.length).toBeGreaterThan(20);
     for (const tool of tools) {
       const value = exampleFor(tool.input_schema, "echo hello");
-      expect(ajv.validate(tool.input_schema, value), `${tool.name}: ${JSON.stringify(ajv.errors)}`).toBe(true);
+      expect(ajv.validate(tool.input_schema, value), `${tool.name}: ${JSON.stringify(ajv.errors)}`).toBe(
+        true,
+      );
     }
   });
 });

@@ -19,19 +19,47 @@ describe("request validation messages", () => {
     [{ ...base, top_k: -1 }, "top_k: Input should be greater than or equal to 0"],
     [{ ...base, stop_sequences: [1] }, "stop_sequences.0: Input should be a valid string"],
     [{ ...base, messages: [{ role: "user" }] }, "messages.0.content: Field required"],
-    [{ ...base, messages: [{ role: "user", content: [{ type: "text" }] }] }, "messages.0.content.0.text: Field required"],
     [
-      { ...base, messages: [{ role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: "" } }] }] },
+      { ...base, messages: [{ role: "user", content: [{ type: "text" }] }] },
+      "messages.0.content.0.text: Field required",
+    ],
+    [
+      {
+        ...base,
+        messages: [
+          {
+            role: "user",
+            content: [{ type: "image", source: { type: "base64", media_type: "image/bmp", data: "" } }],
+          },
+        ],
+      },
       "messages.0.content.0.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'",
     ],
     [{ ...base, tool_choice: { type: "tool" } }, "tool_choice.name: Field required"],
-    [{ ...base, tool_choice: { type: "sometimes" } }, "tool_choice.type: Input tag 'sometimes' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'"],
-    [{ ...base, thinking: { type: "enabled", budget_tokens: 100 } }, "thinking.budget_tokens: Input should be greater than or equal to 1024"],
+    [
+      { ...base, tool_choice: { type: "sometimes" } },
+      "tool_choice.type: Input tag 'sometimes' found using 'type' does not match any of the expected tags: 'auto', 'any', 'tool', 'none'",
+    ],
+    [
+      { ...base, thinking: { type: "enabled", budget_tokens: 100 } },
+      "thinking.budget_tokens: Input should be greater than or equal to 1024",
+    ],
     [{ ...base, metadata: { user_id: 5 } }, "metadata.user_id: Input should be a valid string or null"],
     [{ ...base, service_tier: "premium" }, "service_tier: Input should be 'auto' or 'standard_only'"],
-    [{ ...base, output_config: { effort: "extreme" } }, "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'"],
     [
-      { ...base, messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "x", content: [{ type: "text", text: 1 }] }] }] },
+      { ...base, output_config: { effort: "extreme" } },
+      "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'",
+    ],
+    [
+      {
+        ...base,
+        messages: [
+          {
+            role: "user",
+            content: [{ type: "tool_result", tool_use_id: "x", content: [{ type: "text", text: 1 }] }],
+          },
+        ],
+      },
       "messages.0.content.0.content.0.text: Input should be a valid string",
     ],
     [{ ...base, tools: [{ type: "bash_20250124", name: "bash" }] }, "ok"],

@@ -12,7 +12,9 @@ export const CacheControl = Type.Object(
 );
 const cache_control = Type.Optional(Type.Union([CacheControl, Type.Null()]));
 
-const Citations = Type.Optional(Type.Union([Type.Array(Type.Object({ type: Type.String() }, Open)), Type.Null()]));
+const Citations = Type.Optional(
+  Type.Union([Type.Array(Type.Object({ type: Type.String() }, Open)), Type.Null()]),
+);
 
 export const TextBlockParam = Type.Object(
   { type: Type.Literal("text"), text: Type.String(), cache_control, citations: Citations },
@@ -45,7 +47,10 @@ const DocumentSource = TaggedUnion([
     { type: Type.Literal("base64"), media_type: Type.Literal("application/pdf"), data: Type.String() },
     Open,
   ),
-  Type.Object({ type: Type.Literal("text"), media_type: Type.Literal("text/plain"), data: Type.String() }, Open),
+  Type.Object(
+    { type: Type.Literal("text"), media_type: Type.Literal("text/plain"), data: Type.String() },
+    Open,
+  ),
   Type.Object(
     {
       type: Type.Literal("content"),

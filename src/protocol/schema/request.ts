@@ -65,7 +65,11 @@ const ThinkingDisplay = Type.Optional(Type.Union([Type.Literal("summarized"), Ty
 
 export const ThinkingConfig = TaggedUnion([
   Type.Object(
-    { type: Type.Literal("enabled"), budget_tokens: Type.Integer({ minimum: 1024 }), display: ThinkingDisplay },
+    {
+      type: Type.Literal("enabled"),
+      budget_tokens: Type.Integer({ minimum: 1024 }),
+      display: ThinkingDisplay,
+    },
     Open,
   ),
   Type.Object({ type: Type.Literal("disabled") }, Open),
@@ -80,15 +84,16 @@ export const JsonSchemaFormat = Type.Object(
 
 export const OutputConfig = Type.Object(
   {
-    effort: Type.Optional(
-      Type.Enum(["low", "medium", "high", "xhigh", "max"]),
-    ),
+    effort: Type.Optional(Type.Enum(["low", "medium", "high", "xhigh", "max"])),
     format: Type.Optional(Type.Union([JsonSchemaFormat, Type.Null()])),
   },
   Open,
 );
 
-export const Metadata = Type.Object({ user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])) }, Open);
+export const Metadata = Type.Object(
+  { user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])) },
+  Open,
+);
 
 export const ContextManagement = Type.Object(
   { edits: Type.Optional(Type.Array(Type.Object({ type: Type.String() }, Open))) },
@@ -135,9 +140,7 @@ export const CountTokensParams = Type.Object(promptFields, {
 });
 
 /** Top-level fields Parley knows; anything else is accepted and logged at debug. */
-export const KNOWN_CREATE_FIELDS = new Set([
-  ...Object.keys(MessageCreateParams.properties),
-]);
+export const KNOWN_CREATE_FIELDS = new Set([...Object.keys(MessageCreateParams.properties)]);
 
 export type MessageParam = Static<typeof MessageParam>;
 export type CustomTool = Static<typeof CustomTool>;

@@ -12,7 +12,10 @@ export const ThinkingBlock = Type.Object({
   thinking: Type.String(),
   signature: Type.String(),
 });
-export const RedactedThinkingBlock = Type.Object({ type: Type.Literal("redacted_thinking"), data: Type.String() });
+export const RedactedThinkingBlock = Type.Object({
+  type: Type.Literal("redacted_thinking"),
+  data: Type.String(),
+});
 export const ToolUseBlock = Type.Object({
   type: Type.Literal("tool_use"),
   id: Type.String(),
@@ -21,7 +24,15 @@ export const ToolUseBlock = Type.Object({
 });
 export const ContentBlock = Type.Union([TextBlock, ThinkingBlock, RedactedThinkingBlock, ToolUseBlock]);
 
-export const StopReason = Type.Enum(["end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal", "model_context_window_exceeded"]);
+export const StopReason = Type.Enum([
+  "end_turn",
+  "max_tokens",
+  "stop_sequence",
+  "tool_use",
+  "pause_turn",
+  "refusal",
+  "model_context_window_exceeded",
+]);
 
 export const Usage = Type.Object({
   input_tokens: Type.Integer(),
@@ -55,17 +66,17 @@ export const Message = Type.Object({
 });
 
 export const ErrorType = Type.Enum([
-    "invalid_request_error",
-    "authentication_error",
-    "billing_error",
-    "permission_error",
-    "not_found_error",
-    "request_too_large",
-    "rate_limit_error",
-    "api_error",
-    "timeout_error",
-    "overloaded_error",
-  ]);
+  "invalid_request_error",
+  "authentication_error",
+  "billing_error",
+  "permission_error",
+  "not_found_error",
+  "request_too_large",
+  "rate_limit_error",
+  "api_error",
+  "timeout_error",
+  "overloaded_error",
+]);
 
 export const ErrorBody = Type.Object({ type: ErrorType, message: Type.String() });
 export const ErrorEnvelope = Type.Object({

@@ -45,7 +45,10 @@ export class MockProvider implements Provider {
     if (script.errorStatus !== undefined) throw scriptedError(script.errorStatus);
     const out = new MessageStream(req.model, req.context.apiVersion);
     const inputTokens = await this.countTokens(req);
-    yield out.start({ input_tokens: inputTokens, cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0 });
+    yield out.start({
+      input_tokens: inputTokens,
+      cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
+    });
     const run = new Run(req, script, out, signal);
     yield* run.events();
   }
@@ -85,7 +88,10 @@ class Run {
       const end = yield* this.text(this.replyText());
       if (end) return yield* this.finish(end.reason, end.sequence);
       if (this.script.streamError) {
-        yield { type: "error", error: { type: "overloaded_error", message: "Overloaded (requested by [[stream-error]])" } };
+        yield {
+          type: "error",
+          error: { type: "overloaded_error", message: "Overloaded (requested by [[stream-error]])" },
+        };
         return;
       }
     }
@@ -142,7 +148,9 @@ class Run {
     return true;
   }
 
-  private async *text(text: string): AsyncGenerator<StreamEvent, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
+  private async *text(
+    text: string,
+  ): AsyncGenerator<StreamEvent, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
     const stops = new StopSequenceMatcher(this.req.stop_sequences);
     for (const piece of mockTokens(text)) {
       if (!this.spend()) {
@@ -159,7 +167,10 @@ class Run {
     return undefined;
   }
 
-  private async *toolUse(call: { tool: ToolParam; input: Record<string, unknown> }): AsyncGenerator<StreamEvent, boolean> {
+  private async *toolUse(call: {
+    tool: ToolParam;
+    input: Record<string, unknown>;
+  }): AsyncGenerator<StreamEvent, boolean> {
     yield* this.out.toolUse(newToolUseId(), call.tool.name);
     yield* this.out.inputJson("");
     const pieces = jsonTokens(JSON.stringify(call.input));
@@ -180,7 +191,10 @@ class Run {
     return true;
   }
 
-  private *finish(reason: "end_turn" | "max_tokens" | "stop_sequence", sequence?: string): Generator<StreamEvent> {
+  private *finish(
+    reason: "end_turn" | "max_tokens" | "stop_sequence",
+    sequence?: string,
+  ): Generator<StreamEvent> {
     yield* this.out.finish(reason, sequence ?? null);
   }
 }

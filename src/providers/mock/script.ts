@@ -34,8 +34,14 @@ export function readScript(req: MessageRequest): MockScript {
   return script;
 }
 
-function applyDirective(script: MockScript, kind: string, arg: string | undefined, json: string | undefined): void {
-  if (kind === "tool" && arg) script.tools.push({ name: arg, input: json ? parseInput(arg, json) : undefined });
+function applyDirective(
+  script: MockScript,
+  kind: string,
+  arg: string | undefined,
+  json: string | undefined,
+): void {
+  if (kind === "tool" && arg)
+    script.tools.push({ name: arg, input: json ? parseInput(arg, json) : undefined });
   else if (kind === "error") script.errorStatus = Number(arg);
   else if (kind === "delay") script.delayMs = Math.min(MAX_DELAY_MS, Math.max(0, Number(arg) || 0));
   else if (kind === "stream-error") script.streamError = true;
@@ -55,7 +61,9 @@ function lastUserText(req: MessageRequest): string {
   if (!turn) return "";
   const texts = turn.content.flatMap((b) => (b.type === "text" ? [b.text] : []));
   if (texts.length) return texts.join("\n");
-  return turn.content.flatMap((b) => (b.type === "tool_result" ? [toolResultText(b.content)] : [])).join("\n");
+  return turn.content
+    .flatMap((b) => (b.type === "tool_result" ? [toolResultText(b.content)] : []))
+    .join("\n");
 }
 
 const TYPE_BY_STATUS: Record<number, ApiError["type"]> = {

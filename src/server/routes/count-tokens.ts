@@ -1,8 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import {
   type CountTokensParams,
-  CountTokensParams as CountTokensSchema,
   CountTokensResponse,
+  CountTokensParams as CountTokensSchema,
   toCountRequest,
 } from "../../protocol/index.ts";
 import { resolveModel } from "../../router/index.ts";
@@ -31,7 +31,10 @@ export async function countTokensRoutes(app: FastifyInstance, deps: AppDeps): Pr
       if (!principal) throw new Error("unauthenticated request reached count_tokens");
       const entry = resolveModel(deps.catalog, req.model, principal);
       const abort = new AbortController();
-      const input_tokens = await entry.provider.countTokens(req, { signal: abort.signal, requestId: String(request.id) });
+      const input_tokens = await entry.provider.countTokens(req, {
+        signal: abort.signal,
+        requestId: String(request.id),
+      });
       return { input_tokens };
     },
   );

@@ -100,7 +100,11 @@ async function sendRelayed(
   tally: UsageTally,
 ): Promise<void> {
   reply.hijack();
-  reply.raw.writeHead(relayed.status, { ...relayed.headers, ...rateHeaders, "request-id": String(reply.request.id) });
+  reply.raw.writeHead(relayed.status, {
+    ...relayed.headers,
+    ...rateHeaders,
+    "request-id": String(reply.request.id),
+  });
   for await (const chunk of relayed.body) {
     tally.firstDeltaAt ??= performance.now();
     if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once("drain", r));

@@ -25,7 +25,10 @@ export async function modelsRoutes(app: FastifyInstance, deps: AppDeps): Promise
 
   app.get<{ Querystring: ListQuery }>(
     "/v1/models",
-    { schema: { querystring: ListQuery, summary: "List models", tags: ["models"] }, config: { unlimited: true } },
+    {
+      schema: { querystring: ListQuery, summary: "List models", tags: ["models"] },
+      config: { unlimited: true },
+    },
     async (request) => {
       const all = visible(request.principal);
       const { page, has_more } = paginate(all, request.query);
@@ -35,17 +38,25 @@ export async function modelsRoutes(app: FastifyInstance, deps: AppDeps): Promise
         has_more,
         first_id: data[0]?.id ?? null,
         last_id: data[data.length - 1]?.id ?? null,
-        models: page.map((e) => ({ name: e.config.id, type: "model", context_window: e.config.context_window ?? null })),
+        models: page.map((e) => ({
+          name: e.config.id,
+          type: "model",
+          context_window: e.config.context_window ?? null,
+        })),
       };
     },
   );
 
   app.get<{ Params: Static<typeof ModelParams> }>(
     "/v1/models/:model_id",
-    { schema: { params: ModelParams, summary: "Get a model", tags: ["models"] }, config: { unlimited: true } },
+    {
+      schema: { params: ModelParams, summary: "Get a model", tags: ["models"] },
+      config: { unlimited: true },
+    },
     async (request) => {
       const entry = deps.catalog.find(request.params.model_id);
-      if (!entry || !visible(request.principal).includes(entry)) throw notFound(`model: ${request.params.model_id}`);
+      if (!entry || !visible(request.principal).includes(entry))
+        throw notFound(`model: ${request.params.model_id}`);
       return modelInfo(entry);
     },
   );
