@@ -23,7 +23,7 @@ beforeAll(async () => {
         capabilities: { tools: false, vision: false, thinking: false, json_schema: false },
       },
     ],
-    server: { body_limit_mb: 1 },
+    server: { body_limit_mb: 1, ping_interval_ms: 100 },
   });
 });
 afterAll(() => server.stop());
@@ -272,6 +272,28 @@ describe("each error class through the SDK", () => {
       messages: [{ role: "user", content: "x [[stream-error]]" }],
     });
     await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);
+  });
+});
+
+describe("keep-alive", () => {
+  it("sends pings while the model is slow", async () => {
+    const res = await server.post("/v1/messages", {
+      ...hello,
+      stream: true,
+      messages: [{ role: "user", content: "[[delay:450]] slow reply" }],
+    });
+    const events = parseSse(await res.text()).map((e) => e.event);
+    const pings = events.filter((e) => e === "ping").length;
+    expect(pings).toBeGreaterThanOrEqual(4);
+    expect(events.filter((e) => e !== "ping")).toEqual([
+      "message_start",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
   });
 });
 
