@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -45,7 +45,7 @@ function serve(
       const m = /"url":"(http:[^"]+)"/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ child, url: m[1], exited });
+        resolve({ child, url: m[1], output: out, exited });
       }
     });
     child.stderr.on("data", (d) => (out += d));
@@ -113,5 +113,29 @@ describe("parley CLI", () => {
     const events = parseSse(await inflight);
     expect(events.at(-1)?.event).toBe("message_stop");
     expect(await exited).toBe(0);
+  });
+
+  it("creates a key on first start without keys, prints it once, and keeps only its hash", async () => {
+    const env = { PARLEY_PORT: "0", PARLEY_DATA_DIR: join(dir, "boot") };
+    const ask = (url: string, key: string) =>
+      fetch(`${url}/v1/messages`, {
+        method: "POST",
+        headers: { "x-api-key": key, "content-type": "application/json" },
+        body: JSON.stringify({ model: "mock", max_tokens: 5, messages: [{ role: "user", content: "hi" }] }),
+      }).then((r) => r.status);
+    const first = await serve([], env);
+    const key = /sk-parley-[A-Za-z0-9_-]+/.exec(first.output)?.[0] as string;
+    expect(key).toBeDefined();
+    expect(await ask(first.url, key)).toBe(200);
+    first.child.kill("SIGTERM");
+    await first.exited;
+    const stored = await readFile(join(dir, "boot", "bootstrap-key.json"), "utf8");
+    expect(stored).not.toContain(key);
+    const second = await serve([], env);
+    expect(second.output).not.toMatch(/sk-parley-/);
+    expect(await ask(second.url, key)).toBe(200);
+    expect(await ask(second.url, "sk-parley-wrong")).toBe(401);
+    second.child.kill("SIGTERM");
+    expect(await second.exited).toBe(0);
   });
 });

@@ -11,7 +11,14 @@ interface StoredKey {
 export class ConfigKeyStore implements KeyStore {
   private readonly byHash = new Map<string, StoredKey>();
 
-  constructor(keys: KeyConfig[]) {
+  /** `hashedKeys` are keys known only by their SHA-256 (hex), such as the bootstrap key. */
+  constructor(keys: KeyConfig[], hashedKeys: { hash: string; name: string }[] = []) {
+    for (const h of hashedKeys) {
+      this.byHash.set(h.hash, {
+        hash: Buffer.from(h.hash, "hex"),
+        principal: { keyId: "bootstrap", name: h.name, models: ["*"], limits: {} },
+      });
+    }
     keys.forEach((k, i) => {
       const hash = hashKey(k.key);
       this.byHash.set(hash.toString("hex"), {

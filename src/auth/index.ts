@@ -1,3 +1,4 @@
+export { type BootstrapKey, loadOrCreateBootstrapKey } from "./bootstrap-key.ts";
 export { ConfigKeyStore } from "./config-key-store.ts";
 export { presentedKey } from "./credentials.ts";
 export { hashKey, keyHint, newSecretKey, sameHash } from "./hash.ts";

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
-import { ConfigKeyStore, type KeyStore } from "../auth/index.ts";
+import { ConfigKeyStore, type KeyStore, loadOrCreateBootstrapKey } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import { type Limiter, MemoryLimiter } from "../limits/index.ts";
 import { createProvider, type ProviderLogger } from "../providers/index.ts";
@@ -37,7 +37,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const deps: AppDeps = {
     config,
     catalog,
-    keyStore: options.keyStore ?? new ConfigKeyStore(config.keys),
+    keyStore: options.keyStore ?? (await configKeyStore(config)),
     limiter: options.limiter ?? new MemoryLimiter(),
     recorder: options.recorder ?? discardUsage,
     inflight: new Set(),
@@ -49,6 +49,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const port = typeof address === "object" && address ? address.port : config.listen.port;
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
   return { app, url: `http://${host}:${port}`, deps, close: () => shutdown(app, deps) };
+}
+
+/** Keys from the config; with none, a bootstrap key created on first start (printed once). */
+async function configKeyStore(config: Config): Promise<KeyStore> {
+  if (config.keys.length > 0) return new ConfigKeyStore(config.keys);
+  const boot = await loadOrCreateBootstrapKey(config.data_dir);
+  if (boot.created) {
+    process.stdout.write(
+      `\nNo API keys are configured, so Parley created one. It is shown only this once:\n\n    ${boot.created}\n\n` +
+        `Only its hash is kept (${config.data_dir}/bootstrap-key.json). Add keys under \`keys:\` in the config.\n\n`,
+    );
+  }
+  return new ConfigKeyStore([], [{ hash: boot.hash, name: `bootstrap key ${boot.hint}` }]);
 }
 
 /** A model that fails to load is listed as unavailable; the server still starts. */
