@@ -31,7 +31,7 @@ function run(
 function serve(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+): Promise<{ child: ChildProcess; url: string; output: string; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, "serve", ...args], {
       env: { ...process.env, ...env },

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { type MessageCreateParams, toMessageRequest } from "../../src/protocol/index.ts";
 import { exampleFor, mockTokens, readScript } from "../../src/providers/mock/index.ts";
@@ -75,6 +76,7 @@ describe("mock directives", () => {
 
 describe("exampleFor makes schema-valid input", () => {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
   const schemas: [string, Record<string, unknown>][] = [
     [
       "numbers",
