@@ -6,6 +6,8 @@ export interface Principal {
   /** Glob list of model ids or aliases this key may use; `*` matches any. */
   models: string[];
   limits: KeyLimits;
+  /** The limits of the key's workspace, shared by all its keys. */
+  workspaceLimits?: KeyLimits;
 }
 
 export interface KeyLimits {

@@ -1,1 +1,21 @@
+export { type Dialect, openDatabase } from "./database.ts";
+export { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
+export type { ApiKey, KeyChanges, KeyListParams, KeyStatus, NewKey } from "./keys.ts";
+export type { Page, PageParams } from "./page.ts";
+export { Store, type StoreOptions } from "./store.ts";
 export { discardUsage, type UsageRecord, type UsageRecorder } from "./usage-record.ts";
+export { BatchedUsageRecorder, type BatchOptions, type RecorderLogger } from "./usage-recorder.ts";
+export {
+  BUCKET_LIMITS,
+  BUCKET_WIDTHS,
+  type BucketWidth,
+  decodePage,
+  GROUP_BY,
+  type GroupBy,
+  rfc3339,
+  type UsageBucket,
+  type UsageReport,
+  type UsageReportQuery,
+  type UsageResult,
+} from "./usage-report.ts";
+export type { Workspace, WorkspaceChanges } from "./workspaces.ts";

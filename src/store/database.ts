@@ -1,0 +1,62 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import SQLite from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import pg from "pg";
+import { migrateToLatest } from "./migrations.ts";
+import type { Database } from "./schema.ts";
+
+export type Dialect = "sqlite" | "postgres";
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** The migrations applied by this open (empty when the schema was already current). */
+  migrated: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * Opens `sqlite:PATH` (or a bare path) or `postgres://…` and migrates it to the latest schema.
+ * A PostgreSQL URL may carry `?schema=NAME` to keep Parley's tables in their own schema (created if missing).
+ */
+export async function openDatabase(url: string): Promise<OpenDatabase> {
+  const opened = /^postgres(ql)?:\/\//.test(url) ? await openPostgres(url) : openSqlite(url);
+  try {
+    const migrated = await migrateToLatest(opened.db as Kysely<unknown>);
+    return { ...opened, migrated };
+  } catch (err) {
+    await opened.db.destroy();
+    throw err;
+  }
+}
+
+function openSqlite(url: string): Omit<OpenDatabase, "migrated"> {
+  const path = url.replace(/^sqlite:(\/\/)?/, "");
+  if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
+  const database = new SQLite(path);
+  // WAL lets the CLI and a running server share the file; NORMAL sync keeps commits durable across a crash of the process.
+  database.pragma("journal_mode = WAL");
+  database.pragma("synchronous = NORMAL");
+  database.pragma("busy_timeout = 5000");
+  database.pragma("foreign_keys = ON");
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return { db, dialect: "sqlite", close: () => db.destroy() };
+}
+
+async function openPostgres(url: string): Promise<Omit<OpenDatabase, "migrated">> {
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get("schema");
+  parsed.searchParams.delete("schema");
+  if (schema !== null && !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+    throw new Error(`storage: schema '${schema}' is not a plain SQL identifier`);
+  }
+  const pool = new pg.Pool({
+    connectionString: parsed.toString(),
+    max: 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  return { db, dialect: "postgres", close: () => db.destroy() };
+}

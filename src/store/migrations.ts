@@ -1,0 +1,86 @@
+import { type CreateTableBuilder, type Kysely, sql } from "kysely";
+import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
+
+const LIMIT_COLUMNS = ["rpm", "tpm", "input_tpm", "output_tpm", "monthly_tokens"] as const;
+
+/**
+ * Versioned migrations, applied in name order at start. Never edit a released one: add the next.
+ * Types used here mean the same on SQLite and PostgreSQL (`bigint` is an integer in both).
+ */
+const migrations: Record<string, Migration> = {
+  "0001_keys_workspaces_usage": {
+    async up(db: Kysely<unknown>) {
+      let workspaces: CreateTableBuilder<"workspaces", string> = db.schema
+        .createTable("workspaces")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("display_color", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("archived_at", "bigint");
+      for (const c of LIMIT_COLUMNS) workspaces = workspaces.addColumn(c, "bigint");
+      await workspaces.execute();
+      let keys: CreateTableBuilder<"api_keys", string> = db.schema
+        .createTable("api_keys")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("key_hash", "text", (c) => c.notNull().unique())
+        .addColumn("hint", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addColumn("workspace_id", "text", (c) => c.references("workspaces.id"))
+        .addColumn("models", "text", (c) => c.notNull())
+        .addColumn("source", "text", (c) => c.notNull())
+        .addColumn("created_by", "text")
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("updated_at", "bigint", (c) => c.notNull());
+      for (const c of LIMIT_COLUMNS) keys = keys.addColumn(c, "bigint");
+      await keys.execute();
+      await db.schema.createIndex("api_keys_workspace").on("api_keys").column("workspace_id").execute();
+      await db.schema
+        .createTable("usage")
+        .addColumn("request_id", "text", (c) => c.primaryKey())
+        .addColumn("key_id", "text")
+        .addColumn("workspace_id", "text")
+        .addColumn("model", "text", (c) => c.notNull())
+        .addColumn("input_tokens", "bigint", (c) => c.notNull())
+        .addColumn("output_tokens", "bigint", (c) => c.notNull())
+        .addColumn("cache_creation_input_tokens", "bigint", (c) => c.notNull())
+        .addColumn("cache_read_input_tokens", "bigint", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("error_type", "text")
+        .addColumn("streamed", "integer", (c) => c.notNull())
+        .addColumn("latency_ms", "bigint", (c) => c.notNull())
+        .addColumn("ttft_ms", "bigint")
+        .addColumn("started_at", "bigint", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("usage_started_at").on("usage").column("started_at").execute();
+      await db.schema
+        .createIndex("usage_key_started")
+        .on("usage")
+        .columns(["key_id", "started_at"])
+        .execute();
+      await db.schema
+        .createIndex("usage_workspace_started")
+        .on("usage")
+        .columns(["workspace_id", "started_at"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ["usage", "api_keys", "workspaces"]) await db.schema.dropTable(t).execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Brings the schema to the latest version; safe when several instances start at once (Kysely locks). */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/** Names of the applied migrations, oldest first. */
+export async function appliedMigrations(db: Kysely<unknown>): Promise<string[]> {
+  const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
+  return rows.rows.map((r) => r.name);
+}

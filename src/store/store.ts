@@ -1,0 +1,72 @@
+import type { Kysely } from "kysely";
+import type { KeyConfig } from "../config/index.ts";
+import { type Dialect, openDatabase } from "./database.ts";
+import { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
+import { KeyRepository } from "./keys.ts";
+import type { Database } from "./schema.ts";
+import { BatchedUsageRecorder, type BatchOptions } from "./usage-recorder.ts";
+import { tokensSince, type UsageReport, type UsageReportQuery, usageReport } from "./usage-report.ts";
+import { WorkspaceRepository } from "./workspaces.ts";
+
+export interface StoreOptions {
+  /** Keys from the config file, upserted at open (omit for tools such as the CLI that must not). */
+  configKeys?: KeyConfig[];
+  keyCache?: KeyCacheOptions;
+  usage?: BatchOptions;
+}
+
+/** Keys, workspaces and usage in one database (SQLite or PostgreSQL), migrated on open. */
+export class Store {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  readonly workspaces: WorkspaceRepository;
+  readonly keys: KeyRepository;
+  /** Authenticates API keys (cached; see `KeyCacheOptions.ttlMs`). */
+  readonly keyStore: DbKeyStore;
+  /** Batched usage writer; the server calls `record` per reply and `flush` on shutdown. */
+  readonly recorder: BatchedUsageRecorder;
+  private readonly closeDb: () => Promise<void>;
+
+  private constructor(
+    db: Kysely<Database>,
+    dialect: Dialect,
+    close: () => Promise<void>,
+    options: StoreOptions,
+  ) {
+    this.db = db;
+    this.dialect = dialect;
+    this.closeDb = close;
+    const changed = () => this.keyStore.invalidate();
+    this.workspaces = new WorkspaceRepository(db, changed);
+    this.keys = new KeyRepository(db, this.workspaces, changed);
+    this.keyStore = new DbKeyStore(this.keys, options.keyCache);
+    this.recorder = new BatchedUsageRecorder(db, options.usage);
+  }
+
+  static async open(url: string, options: StoreOptions = {}): Promise<Store> {
+    const opened = await openDatabase(url);
+    const store = new Store(opened.db, opened.dialect, opened.close, options);
+    try {
+      if (options.configKeys) await store.keys.upsertConfigKeys(options.configKeys);
+    } catch (err) {
+      await opened.close();
+      throw err;
+    }
+    return store;
+  }
+
+  report(query: UsageReportQuery): Promise<UsageReport> {
+    return usageReport(this.db, query);
+  }
+
+  /** Tokens charged to a key or workspace since the start of this UTC month (budgets survive restarts). */
+  tokensThisMonth(scope: { kind: "key" | "workspace"; id: string }, now = new Date()): Promise<number> {
+    return tokensSince(this.db, scope, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)));
+  }
+
+  /** Writes buffered usage, then closes the database. */
+  async close(): Promise<void> {
+    await this.recorder.close();
+    await this.closeDb();
+  }
+}

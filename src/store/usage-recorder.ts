@@ -1,0 +1,136 @@
+import type { Insertable, Kysely } from "kysely";
+import type { Database, UsageTable } from "./schema.ts";
+import type { UsageRecord, UsageRecorder } from "./usage-record.ts";
+
+export interface RecorderLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface BatchOptions {
+  /** Longest a record waits in memory before it is written (what a `kill -9` can lose). */
+  flushIntervalMs?: number;
+  /** Rows per INSERT; a full batch is written at once. */
+  maxBatch?: number;
+  /** Records held while the database is unreachable; past this the oldest are dropped (and logged). */
+  maxBuffered?: number;
+  logger?: RecorderLogger;
+}
+
+/**
+ * Usage records written in batches off the request path: `record` only appends to a buffer; a timer
+ * (or a full batch) writes them with one multi-row INSERT. Writes are idempotent by request id, so a
+ * batch retried after a failure never counts twice.
+ */
+export class BatchedUsageRecorder implements UsageRecorder {
+  private readonly db: Kysely<Database>;
+  private readonly flushIntervalMs: number;
+  private readonly maxBatch: number;
+  private readonly maxBuffered: number;
+  private readonly logger: RecorderLogger | undefined;
+  private buffer: Insertable<UsageTable>[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private failing = false;
+
+  constructor(db: Kysely<Database>, options: BatchOptions = {}) {
+    this.db = db;
+    this.flushIntervalMs = options.flushIntervalMs ?? 500;
+    this.maxBatch = options.maxBatch ?? 500;
+    this.maxBuffered = options.maxBuffered ?? 100_000;
+    this.logger = options.logger;
+  }
+
+  /** Records waiting to be written. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  record(r: UsageRecord): void {
+    this.buffer.push(toRow(r));
+    if (this.buffer.length > this.maxBuffered) {
+      const dropped = this.buffer.splice(0, this.buffer.length - this.maxBuffered);
+      this.logger?.error({ dropped: dropped.length }, "usage buffer full: oldest records dropped");
+    }
+    if (this.buffer.length >= this.maxBatch) this.schedule(0);
+    else this.schedule(this.flushIntervalMs);
+  }
+
+  /** Writes everything buffered so far; resolves when it is in the database (or the write failed). */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.flushing = this.writeAll().finally(() => {
+      this.flushing = undefined;
+    });
+    await this.flushing;
+    if (this.buffer.length > 0 && !this.closed) this.schedule(this.flushIntervalMs);
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.buffer.length > 0) {
+      this.logger?.error({ lost: this.buffer.length }, "usage records could not be written before shutdown");
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed) return;
+    if (this.timer && delayMs > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.maxBatch);
+      try {
+        await this.db
+          .insertInto("usage")
+          .values(batch)
+          .onConflict((oc) => oc.column("request_id").doNothing())
+          .execute();
+        if (this.failing) this.logger?.warn({}, "usage records are being written again");
+        this.failing = false;
+      } catch (err) {
+        this.buffer.unshift(...batch);
+        if (!this.failing)
+          this.logger?.error(
+            { err, pending: this.buffer.length },
+            "writing usage records failed; will retry",
+          );
+        this.failing = true;
+        return;
+      }
+    }
+  }
+}
+
+function toRow(r: UsageRecord): Insertable<UsageTable> {
+  return {
+    request_id: r.request_id,
+    key_id: r.key_id,
+    workspace_id: r.workspace_id,
+    model: r.model,
+    input_tokens: r.input_tokens,
+    output_tokens: r.output_tokens,
+    cache_creation_input_tokens: r.cache_creation_input_tokens,
+    cache_read_input_tokens: r.cache_read_input_tokens,
+    status: r.status,
+    error_type: r.error_type,
+    streamed: r.streamed ? 1 : 0,
+    latency_ms: r.latency_ms,
+    ttft_ms: r.ttft_ms,
+    started_at: r.started_at.getTime(),
+  };
+}

@@ -1,0 +1,272 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { hashKey } from "../src/auth/index.ts";
+import { openDatabase, Store, type UsageRecord } from "../src/store/index.ts";
+import { databaseKinds, openTestDatabase, type TestDatabase } from "./helpers/databases.ts";
+
+function usage(overrides: Partial<UsageRecord> = {}): UsageRecord {
+  return {
+    request_id: `req_${Math.random().toString(36).slice(2)}`,
+    key_id: "apikey_a",
+    workspace_id: null,
+    model: "mock",
+    input_tokens: 10,
+    output_tokens: 5,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    status: 200,
+    error_type: null,
+    streamed: false,
+    latency_ms: 12,
+    ttft_ms: 3,
+    started_at: new Date(),
+    ...overrides,
+  };
+}
+
+describe.each(databaseKinds)("store on %s", (kind) => {
+  let tdb: TestDatabase;
+  let store: Store;
+
+  beforeEach(async () => {
+    tdb = await openTestDatabase(kind);
+    store = await Store.open(tdb.url, { usage: { flushIntervalMs: 20 } });
+  });
+  afterEach(async () => {
+    await store.close();
+    await tdb.drop();
+  });
+
+  it("migrates once: a second open applies nothing and keeps the data", async () => {
+    const { key } = await store.keys.create({ name: "kept" });
+    const again = await openDatabase(tdb.url);
+    expect(again.migrated).toEqual([]);
+    await again.close();
+    expect((await store.keys.get(key.id))?.name).toBe("kept");
+  });
+
+  it("stores only a hash and a hint of a created key, and authenticates it", async () => {
+    const { key, secret } = await store.keys.create({ name: "ci", models: ["mock*"], limits: { rpm: 5 } });
+    expect(secret).toMatch(/^sk-parley-/);
+    expect(key.id).toMatch(/^apikey_01[0-9A-Za-z]{22}$/);
+    expect(key.hint).toBe(`${secret.slice(0, 7)}...${secret.slice(-4)}`);
+    const rows = await store.db.selectFrom("api_keys").selectAll().execute();
+    expect(JSON.stringify(rows)).not.toContain(secret);
+    expect(rows[0].key_hash).toBe(hashKey(secret).toString("hex"));
+    const principal = await store.keyStore.authenticate(secret);
+    expect(principal).toEqual({
+      keyId: key.id,
+      name: "ci",
+      workspaceId: undefined,
+      models: ["mock*"],
+      limits: { rpm: 5 },
+      workspaceLimits: undefined,
+    });
+    expect(await store.keyStore.authenticate(`${secret}x`)).toBeUndefined();
+  });
+
+  it("stops authenticating a key as soon as it is revoked through this store", async () => {
+    const { key, secret } = await store.keys.create({ name: "short-lived" });
+    expect(await store.keyStore.authenticate(secret)).toBeDefined();
+    await store.keys.update(key.id, { status: "archived" });
+    expect(await store.keyStore.authenticate(secret)).toBeUndefined();
+    await store.keys.update(key.id, { status: "active" });
+    expect(await store.keyStore.authenticate(secret)).toBeDefined();
+  });
+
+  it("sees a revocation made by another store within the cache time", async () => {
+    const other = await Store.open(tdb.url, { keyCache: { ttlMs: 200 } });
+    try {
+      const { key, secret } = await store.keys.create({ name: "shared" });
+      expect(await other.keyStore.authenticate(secret)).toBeDefined();
+      await store.keys.update(key.id, { status: "inactive" });
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await other.keyStore.authenticate(secret)).toBeUndefined();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("gives keys their workspace's limits, and archiving a workspace archives its keys", async () => {
+    const ws = await store.workspaces.create({ name: "team", limits: { rpm: 100, monthly_tokens: 5000 } });
+    expect(ws.id).toMatch(/^wrkspc_01/);
+    const { key, secret } = await store.keys.create({ name: "k", workspace_id: ws.id, limits: { tpm: 10 } });
+    const p = await store.keyStore.authenticate(secret);
+    expect(p?.workspaceId).toBe(ws.id);
+    expect(p?.limits).toEqual({ tpm: 10 });
+    expect(p?.workspaceLimits).toEqual({ rpm: 100, monthly_tokens: 5000 });
+    const archived = await store.workspaces.archive(ws.id);
+    expect(archived?.archived_at).toBeInstanceOf(Date);
+    expect((await store.keys.get(key.id))?.status).toBe("archived");
+    expect(await store.keyStore.authenticate(secret)).toBeUndefined();
+  });
+
+  it("upserts config keys by hash, keeps their id, and deactivates config keys removed from the config", async () => {
+    await store.keys.upsertConfigKeys([
+      { key: "sk-config-one", name: "one", rpm: 3, workspace: "team-a" },
+      { key: "sk-config-two", name: "two" },
+    ]);
+    const one = await store.keyStore.authenticate("sk-config-one");
+    expect(one).toMatchObject({ name: "one", limits: { rpm: 3 }, models: ["*"] });
+    const ws = await store.workspaces.get(one?.workspaceId ?? "");
+    expect(ws?.name).toBe("team-a");
+    await store.keys.upsertConfigKeys([
+      { key: "sk-config-one", name: "renamed", tpm: 9, workspace: "team-a" },
+    ]);
+    const again = await store.keyStore.authenticate("sk-config-one");
+    expect(again).toMatchObject({
+      keyId: one?.keyId,
+      name: "renamed",
+      limits: { tpm: 9 },
+      workspaceId: ws?.id,
+    });
+    expect(await store.keyStore.authenticate("sk-config-two")).toBeUndefined();
+    expect((await store.workspaces.list({})).data).toHaveLength(1);
+    // An archived (revoked) key stays revoked even though the config still lists it.
+    await store.keys.update(again?.keyId ?? "", { status: "archived" });
+    await store.keys.upsertConfigKeys([{ key: "sk-config-one" }]);
+    expect(await store.keyStore.authenticate("sk-config-one")).toBeUndefined();
+  });
+
+  it("pages keys newest first with after_id and before_id", async () => {
+    for (let i = 0; i < 5; i++) await store.keys.create({ name: `k${i}` });
+    const all = await store.keys.list({});
+    const newest = all.data.map((k) => k.id);
+    expect(newest).toHaveLength(5);
+    const times = all.data.map((k) => k.created_at.getTime());
+    expect(times).toEqual([...times].sort((a, b) => b - a));
+    const p1 = await store.keys.list({ limit: 2 });
+    expect(p1.data.map((k) => k.id)).toEqual(newest.slice(0, 2));
+    expect(p1).toMatchObject({ has_more: true, first_id: newest[0], last_id: newest[1] });
+    const p2 = await store.keys.list({ limit: 2, after_id: p1.last_id ?? "" });
+    expect(p2.data.map((k) => k.id)).toEqual(newest.slice(2, 4));
+    const p3 = await store.keys.list({ limit: 2, after_id: p2.last_id ?? "" });
+    expect(p3.data.map((k) => k.id)).toEqual(newest.slice(4));
+    expect(p3.has_more).toBe(false);
+    const back = await store.keys.list({ limit: 2, before_id: p3.first_id ?? "" });
+    expect(back.data.map((k) => k.id)).toEqual(newest.slice(2, 4));
+    expect(back.has_more).toBe(true);
+  });
+
+  it("writes usage in batches, idempotently, and flushes on close", async () => {
+    const r = usage();
+    store.recorder.record(r);
+    store.recorder.record(r);
+    expect(store.recorder.pending).toBe(2);
+    await store.recorder.flush();
+    expect(store.recorder.pending).toBe(0);
+    const rows = await store.db.selectFrom("usage").selectAll().execute();
+    expect(rows).toHaveLength(1);
+    expect(Number(rows[0].started_at)).toBe(r.started_at.getTime());
+    for (let i = 0; i < 1200; i++) store.recorder.record(usage());
+    const other = await Store.open(tdb.url);
+    await store.close();
+    const count = await other.db
+      .selectFrom("usage")
+      .select((eb) => eb.fn.countAll().as("n"))
+      .executeTakeFirstOrThrow();
+    expect(Number(count.n)).toBe(1201);
+    store = other;
+  });
+
+  it("reports usage in UTC buckets, grouped and filtered like the hosted report", async () => {
+    const day = Date.UTC(2025, 5, 10);
+    const at = (h: number, m = 0) => new Date(day + h * 3_600_000 + m * 60_000);
+    store.recorder.record(
+      usage({ key_id: "k1", model: "a", started_at: at(1), input_tokens: 100, output_tokens: 10 }),
+    );
+    store.recorder.record(
+      usage({ key_id: "k1", model: "b", started_at: at(1, 30), input_tokens: 7, output_tokens: 1 }),
+    );
+    store.recorder.record(
+      usage({ key_id: "k2", workspace_id: "w", model: "a", started_at: at(3), cache_read_input_tokens: 4 }),
+    );
+    store.recorder.record(usage({ key_id: "k2", model: "a", started_at: at(30) }));
+    await store.recorder.flush();
+    const base = {
+      group_by: [],
+      api_key_ids: [],
+      workspace_ids: [],
+      models: [],
+      now: new Date(day + 5 * 86_400_000),
+    };
+
+    const hourly = await store.report({
+      ...base,
+      starting_at: at(0, 20),
+      ending_at: at(4),
+      bucket_width: "1h",
+    });
+    expect(hourly.data.map((b) => b.starting_at)).toEqual([
+      "2025-06-10T00:00:00Z",
+      "2025-06-10T01:00:00Z",
+      "2025-06-10T02:00:00Z",
+      "2025-06-10T03:00:00Z",
+    ]);
+    expect(hourly.data[0].results).toEqual([]);
+    expect(hourly.data[1]).toEqual({
+      starting_at: "2025-06-10T01:00:00Z",
+      ending_at: "2025-06-10T02:00:00Z",
+      results: [
+        {
+          uncached_input_tokens: 107,
+          cache_creation: { ephemeral_1h_input_tokens: 0, ephemeral_5m_input_tokens: 0 },
+          cache_read_input_tokens: 0,
+          output_tokens: 11,
+          server_tool_use: { web_search_requests: 0 },
+          api_key_id: null,
+          workspace_id: null,
+          model: null,
+          service_tier: null,
+          context_window: null,
+          inference_geo: null,
+        },
+      ],
+    });
+    expect(hourly.has_more).toBe(false);
+
+    const grouped = await store.report({
+      ...base,
+      starting_at: at(0),
+      bucket_width: "1d",
+      group_by: ["api_key_id", "model"],
+      limit: 1,
+    });
+    expect(grouped.data).toHaveLength(1);
+    expect(grouped.data[0].results.map((r) => [r.api_key_id, r.model, r.uncached_input_tokens])).toEqual([
+      ["k1", "a", 100],
+      ["k1", "b", 7],
+      ["k2", "a", 10],
+    ]);
+    expect(grouped.has_more).toBe(true);
+    expect(grouped.next_page).toMatch(/^page_/);
+
+    const filtered = await store.report({
+      ...base,
+      starting_at: at(0),
+      ending_at: at(48),
+      bucket_width: "1d",
+      workspace_ids: ["w"],
+      group_by: ["workspace_id", "service_tier", "context_window"],
+    });
+    expect(filtered.data.map((b) => b.results.length)).toEqual([1, 0]);
+    expect(filtered.data[0].results[0]).toMatchObject({
+      workspace_id: "w",
+      service_tier: "standard",
+      context_window: "0-200k",
+      cache_read_input_tokens: 4,
+    });
+  });
+
+  it("sums this month's tokens for budgets", async () => {
+    const now = new Date(Date.UTC(2025, 6, 15));
+    store.recorder.record(
+      usage({ key_id: "k", started_at: new Date(Date.UTC(2025, 6, 1)), input_tokens: 3 }),
+    );
+    store.recorder.record(
+      usage({ key_id: "k", started_at: new Date(Date.UTC(2025, 5, 30)), input_tokens: 50 }),
+    );
+    await store.recorder.flush();
+    expect(await store.tokensThisMonth({ kind: "key", id: "k" }, now)).toBe(8);
+    expect(await store.tokensThisMonth({ kind: "workspace", id: "none" }, now)).toBe(0);
+  });
+});
