@@ -3,6 +3,9 @@ import { hashKey } from "../src/auth/index.ts";
 import { openDatabase, Store, type UsageRecord } from "../src/store/index.ts";
 import { databaseKinds, openTestDatabase, type TestDatabase } from "./helpers/databases.ts";
 
+if (!databaseKinds.includes("postgres"))
+  console.warn("PARLEY_TEST_PG_URL is not set: store tests run on SQLite only");
+
 function usage(overrides: Partial<UsageRecord> = {}): UsageRecord {
   return {
     request_id: `req_${Math.random().toString(36).slice(2)}`,

@@ -52,7 +52,5 @@ export function openTestDatabase(kind: "sqlite" | "postgres"): Promise<TestDatab
   return postgresDatabase(PG_URL);
 }
 
-if (!PG_URL) console.warn("PARLEY_TEST_PG_URL is not set: store tests run on SQLite only");
-
 /** A Redis key prefix unique to this run. */
 export const redisPrefix = () => `parley-test-${randomBytes(6).toString("hex")}:`;
