@@ -1,0 +1,259 @@
+/**
+ * HTTP benchmark (`npm run bench:http`): Parley with a mock model against a bare node:http server
+ * that answers with the same bytes (the ceiling), measured in one run by the same load generator.
+ *
+ * The servers run on this thread; the load generator runs in a worker thread (its own event
+ * loop), keeping connections alive. Reported: requests/s, p50/p99 latency, SSE events/s, and
+ * how busy the server thread was (event-loop utilisation), each with its ratio to the ceiling.
+ *
+ * Options: --seconds N (per measurement, default 3), --warmup N (default 1).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
+
+const KEY = "sk-bench-key-0001";
+const LOG_LEVEL = "warn";
+/** A short chat turn: the mock echoes it (about 20 tokens, one SSE delta per token). */
+const REQUEST = {
+  model: "mock",
+  max_tokens: 64,
+  messages: [
+    {
+      role: "user",
+      content: "Summarise the plot of Hamlet in two sentences, please, keeping it short and plain.",
+    },
+  ],
+};
+const HEADERS = { "content-type": "application/json", "x-api-key": KEY, "anthropic-version": "2023-06-01" };
+
+interface LoadSpec {
+  url: string;
+  body: string;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  stream: boolean;
+}
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  events: number;
+  failures: number;
+}
+
+interface Measurement extends LoadResult {
+  /** Share of the time the server thread's event loop was busy. */
+  elu: number;
+}
+
+// ---------------------------------------------------------------- load generator (worker)
+
+/** One request; resolves with the number of SSE events in the reply (0 for JSON). */
+function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; events: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(spec.url, { method: "POST", agent, headers: HEADERS }, (res) => {
+      let events = 0;
+      let tail = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        const text = tail + chunk;
+        events += text.split("\n\n").length - 1;
+        tail = text.slice(text.lastIndexOf("\n\n") + 2);
+      });
+      res.on("end", () => resolve({ ok: res.statusCode === 200, events: spec.stream ? events : 0 }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(spec.body);
+  });
+}
+
+/** Closed loop: `concurrency` clients, each sending its next request when the last one ends. */
+async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let events = 0;
+  let failures = 0;
+  const start = performance.now();
+  const deadline = start + ms;
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const r = await request(spec, agent);
+      latencies.push(performance.now() - t0);
+      events += r.events;
+      if (!r.ok) failures++;
+    }
+  };
+  await Promise.all(Array.from({ length: spec.concurrency }, client));
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
+  return { requests: latencies.length, seconds, p50: at(0.5), p99: at(0.99), events, failures };
+}
+
+function runLoadWorker(): void {
+  parentPort?.on("message", async (spec: LoadSpec) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
+    await drive(spec, agent, spec.warmupMs);
+    const result = await drive(spec, agent, spec.durationMs);
+    agent.destroy();
+    parentPort?.postMessage(result);
+  });
+}
+
+// ---------------------------------------------------------------- servers (main thread)
+
+/** The ceiling: node:http answering every request with fixed bytes, frame by frame for SSE. */
+async function startCeiling(json: string, sse: string[]): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (chunk: string) => {
+      body += chunk;
+    });
+    req.on("end", () => {
+      if (body.includes('"stream":true')) {
+        res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "request-id": "req_bench" });
+        for (const frame of sse) res.write(frame);
+        res.end();
+      } else {
+        res.writeHead(200, { "content-type": "application/json; charset=utf-8", "request-id": "req_bench" });
+        res.end(json);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1/messages`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function startParley(dataDir: string): Promise<{ url: string; close(): Promise<void> }> {
+  const { buildConfig } = await import("../src/config/index.ts");
+  const { startServer } = await import("../src/server/index.ts");
+  const config = buildConfig(
+    {
+      log_level: LOG_LEVEL,
+      listen: { host: "127.0.0.1", port: 0 },
+      data_dir: dataDir,
+      keys: [{ key: KEY, name: "bench" }],
+      models: [{ id: "mock", provider: "mock" }],
+    },
+    {},
+    {},
+    "bench config",
+  );
+  const server = await startServer(config);
+  return { url: `${server.url}/v1/messages`, close: () => server.close() };
+}
+
+/** One real reply from Parley, so the ceiling sends the same bytes. */
+async function sampleReply(url: string, stream: boolean): Promise<string> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: HEADERS,
+    body: JSON.stringify({ ...REQUEST, stream }),
+  });
+  const text = await res.text();
+  if (res.status !== 200)
+    throw new Error(`Parley answered the benchmark request with ${res.status}: ${text}`);
+  return text;
+}
+
+function measure(worker: Worker, spec: LoadSpec): Promise<Measurement> {
+  const before = performance.eventLoopUtilization();
+  return new Promise((resolve) => {
+    worker.once("message", (result: LoadResult) => {
+      const elu = performance.eventLoopUtilization(before).utilization;
+      resolve({ ...result, elu });
+    });
+    worker.postMessage(spec);
+  });
+}
+
+// ---------------------------------------------------------------- report
+
+const RUNS = [
+  { name: "json  c=1", stream: false, concurrency: 1 },
+  { name: "json  c=64", stream: false, concurrency: 64 },
+  { name: "sse   c=1", stream: true, concurrency: 1 },
+  { name: "sse   c=64", stream: true, concurrency: 64 },
+];
+
+const fmt = (n: number, digits = 0) => n.toFixed(digits).padStart(9);
+
+function row(run: string, server: string, m: Measurement): string {
+  const rps = m.requests / m.seconds;
+  const eps = m.events / m.seconds;
+  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(m.p50, 3)} ${fmt(m.p99, 3)} ${m.events ? fmt(eps) : "        -"} ${fmt(m.elu * 100)}%`;
+}
+
+function ratios(run: string, ceiling: Measurement, parley: Measurement): { line: string; pass: boolean } {
+  const rate = (m: Measurement) => (m.events || m.requests) / m.seconds;
+  const ratio = rate(parley) / rate(ceiling);
+  const added = parley.p99 - ceiling.p99;
+  const unit = parley.events ? "events/s" : "req/s";
+  const pass = ratio >= 0.5 && added < 2;
+  return {
+    line: `${run.padEnd(11)} ${unit.padEnd(8)} ${ratio.toFixed(2)} x ceiling   p99 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms   ${pass ? "meets" : "MISSES"} target`,
+    pass,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { seconds: { type: "string", default: "3" }, warmup: { type: "string", default: "1" } },
+  });
+  const durationMs = Number(values.seconds) * 1000;
+  const warmupMs = Number(values.warmup) * 1000;
+  const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-"));
+  const parley = await startParley(dataDir);
+  const json = await sampleReply(parley.url, false);
+  const sse = (await sampleReply(parley.url, true)).split(/(?<=\n\n)/);
+  const ceiling = await startCeiling(json, sse);
+  const worker = new Worker(new URL(import.meta.url));
+
+  console.log(
+    `Parley HTTP benchmark: Node ${process.version}, ${availableParallelism()} CPUs, loopback, keep-alive; ` +
+      `${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per run\n` +
+      `parley: startServer, mock model, log_level ${LOG_LEVEL}; ceiling: bare node:http sending the same bytes ` +
+      `(${json.length} B JSON, ${sse.length} SSE events)\n`,
+  );
+  console.log(
+    `${"run".padEnd(11)} ${"server".padEnd(8)}     req/s    p50 ms    p99 ms  events/s  server busy`,
+  );
+  const summary: { line: string; pass: boolean }[] = [];
+  let failures = 0;
+  for (const run of RUNS) {
+    const body = JSON.stringify({ ...REQUEST, stream: run.stream });
+    const spec = { body, concurrency: run.concurrency, warmupMs, durationMs, stream: run.stream };
+    const c = await measure(worker, { ...spec, url: ceiling.url });
+    console.log(row(run.name, "ceiling", c));
+    const p = await measure(worker, { ...spec, url: parley.url });
+    console.log(row(run.name, "parley", p));
+    failures += c.failures + p.failures;
+    summary.push(ratios(run.name, c, p));
+  }
+  console.log("\nparley / ceiling (target: >= 0.5 x and < 2 ms added p99)");
+  for (const s of summary) console.log(s.line);
+  if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
+
+  await worker.terminate();
+  await Promise.all([ceiling.close(), parley.close()]);
+  await rm(dataDir, { recursive: true, force: true });
+  process.exitCode = failures ? 1 : 0;
+}
+
+if (isMainThread) await main();
+else runLoadWorker();
