@@ -6,7 +6,9 @@
  * loop), keeping connections alive. Reported: requests/s, p50/p99 latency, SSE events/s, and
  * how busy the server thread was (event-loop utilisation), each with its ratio to the ceiling.
  *
- * Options: --seconds N (per measurement, default 3), --warmup N (default 1).
+ * Options: --seconds N (per measurement, default 3), --warmup N (default 1), --run TEXT (only runs
+ * whose name contains TEXT, e.g. "json c=64"), --only parley|ceiling (one server, no ratios; for
+ * profiling: `node --cpu-prof --cpu-prof-dir=prof bench/http.ts --only parley --run "json c=64"`).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
@@ -185,10 +187,10 @@ function measure(worker: Worker, spec: LoadSpec): Promise<Measurement> {
 // ---------------------------------------------------------------- report
 
 const RUNS = [
-  { name: "json  c=1", stream: false, concurrency: 1 },
-  { name: "json  c=64", stream: false, concurrency: 64 },
-  { name: "sse   c=1", stream: true, concurrency: 1 },
-  { name: "sse   c=64", stream: true, concurrency: 64 },
+  { name: "json c=1", stream: false, concurrency: 1 },
+  { name: "json c=64", stream: false, concurrency: 64 },
+  { name: "sse c=1", stream: true, concurrency: 1 },
+  { name: "sse c=64", stream: true, concurrency: 64 },
 ];
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits).padStart(9);
@@ -213,7 +215,12 @@ function ratios(run: string, ceiling: Measurement, parley: Measurement): { line:
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { seconds: { type: "string", default: "3" }, warmup: { type: "string", default: "1" } },
+    options: {
+      seconds: { type: "string", default: "3" },
+      warmup: { type: "string", default: "1" },
+      run: { type: "string", default: "" },
+      only: { type: "string" },
+    },
   });
   const durationMs = Number(values.seconds) * 1000;
   const warmupMs = Number(values.warmup) * 1000;
@@ -222,6 +229,10 @@ async function main(): Promise<void> {
   const json = await sampleReply(parley.url, false);
   const sse = (await sampleReply(parley.url, true)).split(/(?<=\n\n)/);
   const ceiling = await startCeiling(json, sse);
+  const servers = [
+    { name: "ceiling", url: ceiling.url },
+    { name: "parley", url: parley.url },
+  ].filter((s) => !values.only || s.name === values.only);
   const worker = new Worker(new URL(import.meta.url));
 
   console.log(
@@ -235,17 +246,21 @@ async function main(): Promise<void> {
   );
   const summary: { line: string; pass: boolean }[] = [];
   let failures = 0;
-  for (const run of RUNS) {
+  for (const run of RUNS.filter((r) => r.name.includes(values.run))) {
     const body = JSON.stringify({ ...REQUEST, stream: run.stream });
     const spec = { body, concurrency: run.concurrency, warmupMs, durationMs, stream: run.stream };
-    const c = await measure(worker, { ...spec, url: ceiling.url });
-    console.log(row(run.name, "ceiling", c));
-    const p = await measure(worker, { ...spec, url: parley.url });
-    console.log(row(run.name, "parley", p));
-    failures += c.failures + p.failures;
-    summary.push(ratios(run.name, c, p));
+    const results = new Map<string, Measurement>();
+    for (const server of servers) {
+      const m = await measure(worker, { ...spec, url: server.url });
+      console.log(row(run.name, server.name, m));
+      failures += m.failures;
+      results.set(server.name, m);
+    }
+    const c = results.get("ceiling");
+    const p = results.get("parley");
+    if (c && p) summary.push(ratios(run.name, c, p));
   }
-  console.log("\nparley / ceiling (target: >= 0.5 x and < 2 ms added p99)");
+  if (summary.length) console.log("\nparley / ceiling (target: >= 0.5 x and < 2 ms added p99)");
   for (const s of summary) console.log(s.line);
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
