@@ -13,7 +13,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { availableParallelism, tmpdir } from "node:os";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -236,7 +236,8 @@ async function main(): Promise<void> {
   const worker = new Worker(new URL(import.meta.url));
 
   console.log(
-    `Parley HTTP benchmark: Node ${process.version}, ${availableParallelism()} CPUs, loopback, keep-alive; ` +
+    `Parley HTTP benchmark: Node ${process.version}, ${availableParallelism()} CPUs ` +
+      `(load average ${loadavg()[0].toFixed(2)} before the run: other work skews the figures), loopback, keep-alive; ` +
       `${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per run\n` +
       `parley: startServer, mock model, log_level ${LOG_LEVEL}; ceiling: bare node:http sending the same bytes ` +
       `(${json.length} B JSON, ${sse.length} SSE events)\n`,
