@@ -35,8 +35,8 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     store = await Store.open(tdb.url, { usage: { flushIntervalMs: 20 } });
   });
   afterEach(async () => {
-    await store.close();
-    await tdb.drop();
+    await store?.close();
+    await tdb?.drop();
   });
 
   it("migrates once: a second open applies nothing and keeps the data", async () => {
@@ -46,6 +46,23 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     await again.close();
     expect((await store.keys.get(key.id))?.name).toBe("kept");
   });
+
+  it.skipIf(kind !== "postgres")(
+    "keeps to its own schema: another Parley schema migrates independently",
+    async () => {
+      const other = await openTestDatabase("postgres");
+      try {
+        const second = await openDatabase(other.url);
+        expect(second.migrated).toEqual(["0001_keys_workspaces_usage"]);
+        await second.close();
+        const again = await openDatabase(tdb.url);
+        expect(again.migrated).toEqual([]);
+        await again.close();
+      } finally {
+        await other.drop();
+      }
+    },
+  );
 
   it("stores only a hash and a hint of a created key, and authenticates it", async () => {
     const { key, secret } = await store.keys.create({ name: "ci", models: ["mock*"], limits: { rpm: 5 } });

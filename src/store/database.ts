@@ -13,6 +13,8 @@ export interface OpenDatabase {
   dialect: Dialect;
   /** The migrations applied by this open (empty when the schema was already current). */
   migrated: string[];
+  /** The SQLite file, for writers with their own connection (the usage writer's thread). */
+  sqlitePath?: string;
   close(): Promise<void>;
 }
 
@@ -23,15 +25,18 @@ export interface OpenDatabase {
 export async function openDatabase(url: string): Promise<OpenDatabase> {
   const opened = /^postgres(ql)?:\/\//.test(url) ? await openPostgres(url) : openSqlite(url);
   try {
-    const migrated = await migrateToLatest(opened.db as Kysely<unknown>);
-    return { ...opened, migrated };
+    const migrated = await migrateToLatest(opened.db as Kysely<unknown>, opened.schema);
+    const { schema: _, ...rest } = opened;
+    return { ...rest, migrated };
   } catch (err) {
     await opened.db.destroy();
     throw err;
   }
 }
 
-function openSqlite(url: string): Omit<OpenDatabase, "migrated"> {
+type Opened = Omit<OpenDatabase, "migrated"> & { schema?: string };
+
+function openSqlite(url: string): Opened {
   const path = url.replace(/^sqlite:(\/\/)?/, "");
   if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
   const database = new SQLite(path);
@@ -41,10 +46,15 @@ function openSqlite(url: string): Omit<OpenDatabase, "migrated"> {
   database.pragma("busy_timeout = 5000");
   database.pragma("foreign_keys = ON");
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return { db, dialect: "sqlite", close: () => db.destroy() };
+  return {
+    db,
+    dialect: "sqlite",
+    sqlitePath: path === ":memory:" ? undefined : resolve(path),
+    close: () => db.destroy(),
+  };
 }
 
-async function openPostgres(url: string): Promise<Omit<OpenDatabase, "migrated">> {
+async function openPostgres(url: string): Promise<Opened> {
   const parsed = new URL(url);
   const schema = parsed.searchParams.get("schema");
   parsed.searchParams.delete("schema");
@@ -58,5 +68,5 @@ async function openPostgres(url: string): Promise<Omit<OpenDatabase, "migrated">
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
-  return { db, dialect: "postgres", close: () => db.destroy() };
+  return { db, dialect: "postgres", schema: schema ?? undefined, close: () => db.destroy() };
 }

@@ -1,6 +1,7 @@
-import { type CreateTableBuilder, type Kysely, sql } from "kysely";
+import type { CreateTableBuilder, Kysely } from "kysely";
 import { type Migration, type MigrationProvider, Migrator } from "kysely/migration";
 
+const MIGRATION_TABLE = "parley_migration";
 const LIMIT_COLUMNS = ["rpm", "tpm", "input_tpm", "output_tpm", "monthly_tokens"] as const;
 
 /**
@@ -72,15 +73,20 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Brings the schema to the latest version; safe when several instances start at once (Kysely locks). */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+/**
+ * Brings the schema to the latest version; safe when several instances start at once (Kysely locks).
+ * The bookkeeping tables have Parley's own names, and live in Parley's schema when one is set, so another
+ * Kysely user in the same database (or another Parley schema) is never mistaken for this one.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, schema?: string): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
-}
-
-/** Names of the applied migrations, oldest first. */
-export async function appliedMigrations(db: Kysely<unknown>): Promise<string[]> {
-  const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(db);
-  return rows.rows.map((r) => r.name);
 }

@@ -1,10 +1,11 @@
 import type { Kysely } from "kysely";
 import type { KeyConfig } from "../config/index.ts";
-import { type Dialect, openDatabase } from "./database.ts";
+import { type Dialect, type OpenDatabase, openDatabase } from "./database.ts";
 import { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
 import { KeyRepository } from "./keys.ts";
 import type { Database } from "./schema.ts";
-import { BatchedUsageRecorder, type BatchOptions } from "./usage-recorder.ts";
+import { sqliteUsageWriter } from "./sqlite-usage-writer.ts";
+import { BatchedUsageRecorder, type BatchOptions, insertUsage } from "./usage-recorder.ts";
 import { tokensSince, type UsageReport, type UsageReportQuery, usageReport } from "./usage-report.ts";
 import { WorkspaceRepository } from "./workspaces.ts";
 
@@ -26,30 +27,31 @@ export class Store {
   /** Batched usage writer; the server calls `record` per reply and `flush` on shutdown. */
   readonly recorder: BatchedUsageRecorder;
   private readonly closeDb: () => Promise<void>;
+  private readonly closeWriter: () => Promise<void>;
 
-  private constructor(
-    db: Kysely<Database>,
-    dialect: Dialect,
-    close: () => Promise<void>,
-    options: StoreOptions,
-  ) {
+  private constructor(opened: OpenDatabase, options: StoreOptions) {
+    const { db } = opened;
     this.db = db;
-    this.dialect = dialect;
-    this.closeDb = close;
+    this.dialect = opened.dialect;
+    this.closeDb = opened.close;
     const changed = () => this.keyStore.invalidate();
     this.workspaces = new WorkspaceRepository(db, changed);
     this.keys = new KeyRepository(db, this.workspaces, changed);
     this.keyStore = new DbKeyStore(this.keys, options.keyCache);
-    this.recorder = new BatchedUsageRecorder(db, options.usage);
+    const writer = opened.sqlitePath
+      ? sqliteUsageWriter(opened.sqlitePath, (rows) => insertUsage(db, rows))
+      : undefined;
+    this.closeWriter = () => writer?.close() ?? Promise.resolve();
+    this.recorder = new BatchedUsageRecorder(db, { write: writer?.write, ...options.usage });
   }
 
   static async open(url: string, options: StoreOptions = {}): Promise<Store> {
     const opened = await openDatabase(url);
-    const store = new Store(opened.db, opened.dialect, opened.close, options);
+    const store = new Store(opened, options);
     try {
       if (options.configKeys) await store.keys.upsertConfigKeys(options.configKeys);
     } catch (err) {
-      await opened.close();
+      await store.close();
       throw err;
     }
     return store;
@@ -67,6 +69,7 @@ export class Store {
   /** Writes buffered usage, then closes the database. */
   async close(): Promise<void> {
     await this.recorder.close();
+    await this.closeWriter();
     await this.closeDb();
   }
 }

@@ -15,7 +15,11 @@ export interface BatchOptions {
   /** Records held while the database is unreachable; past this the oldest are dropped (and logged). */
   maxBuffered?: number;
   logger?: RecorderLogger;
+  /** Writes one batch (default: a multi-row INSERT through Kysely); must ignore rows already written. */
+  write?: (rows: UsageRow[]) => Promise<void>;
 }
+
+export type UsageRow = Insertable<UsageTable>;
 
 /**
  * Usage records written in batches off the request path: `record` only appends to a buffer; a timer
@@ -23,23 +27,23 @@ export interface BatchOptions {
  * batch retried after a failure never counts twice.
  */
 export class BatchedUsageRecorder implements UsageRecorder {
-  private readonly db: Kysely<Database>;
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
   private readonly logger: RecorderLogger | undefined;
-  private buffer: Insertable<UsageTable>[] = [];
+  private readonly write: (rows: UsageRow[]) => Promise<void>;
+  private buffer: UsageRow[] = [];
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private closed = false;
   private failing = false;
 
   constructor(db: Kysely<Database>, options: BatchOptions = {}) {
-    this.db = db;
     this.flushIntervalMs = options.flushIntervalMs ?? 500;
     this.maxBatch = options.maxBatch ?? 500;
     this.maxBuffered = options.maxBuffered ?? 100_000;
     this.logger = options.logger;
+    this.write = options.write ?? ((rows) => insertUsage(db, rows));
   }
 
   /** Records waiting to be written. */
@@ -95,11 +99,7 @@ export class BatchedUsageRecorder implements UsageRecorder {
     while (this.buffer.length > 0) {
       const batch = this.buffer.splice(0, this.maxBatch);
       try {
-        await this.db
-          .insertInto("usage")
-          .values(batch)
-          .onConflict((oc) => oc.column("request_id").doNothing())
-          .execute();
+        await this.write(batch);
         if (this.failing) this.logger?.warn({}, "usage records are being written again");
         this.failing = false;
       } catch (err) {
@@ -116,7 +116,16 @@ export class BatchedUsageRecorder implements UsageRecorder {
   }
 }
 
-function toRow(r: UsageRecord): Insertable<UsageTable> {
+/** One multi-row INSERT that skips rows already written (a retried batch never counts twice). */
+export async function insertUsage(db: Kysely<Database>, rows: UsageRow[]): Promise<void> {
+  await db
+    .insertInto("usage")
+    .values(rows)
+    .onConflict((oc) => oc.column("request_id").doNothing())
+    .execute();
+}
+
+function toRow(r: UsageRecord): UsageRow {
   return {
     request_id: r.request_id,
     key_id: r.key_id,

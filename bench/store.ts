@@ -1,0 +1,207 @@
+/**
+ * Usage-recording benchmark (`npm run bench:store`): Parley with a mock model and keys from the
+ * database, measured with usage recording off (records discarded) and on (batched into SQLite, and
+ * PostgreSQL when PARLEY_TEST_PG_URL is set), in one run by the same load generator. Rounds alternate
+ * between the setups so drift hits them alike. Prints requests/s, p50/p99 and the ratio to "off".
+ *
+ * Options: --seconds N (per measurement, default 3), --rounds N (default 2), --concurrency N (default 32).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
+
+const KEY = "sk-bench-store-0001";
+const BODY = JSON.stringify({
+  model: "mock",
+  max_tokens: 32,
+  messages: [{ role: "user", content: "Name three rivers in Europe, briefly." }],
+});
+const HEADERS = { "content-type": "application/json", "x-api-key": KEY, "anthropic-version": "2023-06-01" };
+
+interface LoadSpec {
+  url: string;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+}
+interface LoadResult {
+  requests: number;
+  failures: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+}
+
+function post(url: string, agent: http.Agent): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: "POST", agent, headers: HEADERS }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode === 200));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(BODY);
+  });
+}
+
+async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let failures = 0;
+  const start = performance.now();
+  const deadline = start + ms;
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      if (!(await post(spec.url, agent))) failures++;
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: spec.concurrency }, client));
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
+  return {
+    requests: latencies.length,
+    failures,
+    seconds: (performance.now() - start) / 1000,
+    p50: at(0.5),
+    p99: at(0.99),
+  };
+}
+
+if (!isMainThread) {
+  parentPort?.on("message", async (spec: LoadSpec) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
+    await drive(spec, agent, spec.warmupMs);
+    const result = await drive(spec, agent, spec.durationMs);
+    agent.destroy();
+    parentPort?.postMessage(result);
+  });
+} else {
+  await main();
+}
+
+interface Setup {
+  name: string;
+  url: string;
+  rows(): Promise<number>;
+  close(): Promise<void>;
+}
+
+async function startSetup(name: string, storage: string, record: boolean, dataDir: string): Promise<Setup> {
+  const { buildConfig } = await import("../src/config/index.ts");
+  const { startServer } = await import("../src/server/index.ts");
+  const { Store, discardUsage } = await import("../src/store/index.ts");
+  const { MemoryLimiter } = await import("../src/limits/index.ts");
+  const config = buildConfig(
+    {
+      log_level: "warn",
+      listen: { host: "127.0.0.1", port: 0 },
+      data_dir: dataDir,
+      storage,
+      keys: [{ key: KEY, name: "bench" }],
+      models: [{ id: "mock", provider: "mock" }],
+    },
+    {},
+    {},
+    "bench config",
+  );
+  const store = await Store.open(storage, { configKeys: config.keys });
+  const server = await startServer(config, {
+    keyStore: store.keyStore,
+    limiter: new MemoryLimiter(),
+    recorder: record ? store.recorder : discardUsage,
+  });
+  return {
+    name,
+    url: `${server.url}/v1/messages`,
+    async rows() {
+      await store.recorder.flush();
+      const r = await store.db
+        .selectFrom("usage")
+        .select((eb) => eb.fn.countAll().as("n"))
+        .executeTakeFirstOrThrow();
+      return Number(r.n);
+    },
+    async close() {
+      await server.close();
+      await store.close();
+    },
+  };
+}
+
+function measure(worker: Worker, spec: LoadSpec): Promise<LoadResult> {
+  return new Promise((resolve) => {
+    worker.once("message", resolve);
+    worker.postMessage(spec);
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: "string", default: "3" },
+      rounds: { type: "string", default: "2" },
+      concurrency: { type: "string", default: "32" },
+    },
+  });
+  const durationMs = Number(values.seconds) * 1000;
+  const rounds = Number(values.rounds);
+  const concurrency = Number(values.concurrency);
+  const dir = await mkdtemp(join(tmpdir(), "parley-bench-store-"));
+  const pgUrl = process.env.PARLEY_TEST_PG_URL;
+  const setups: Setup[] = [
+    await startSetup("recording off", `sqlite:${join(dir, "off.db")}`, false, join(dir, "off")),
+    await startSetup("recording on (sqlite)", `sqlite:${join(dir, "on.db")}`, true, join(dir, "on")),
+  ];
+  let pgSchema: string | undefined;
+  if (pgUrl) {
+    pgSchema = `parley_bench_${process.pid}`;
+    const url = new URL(pgUrl);
+    url.searchParams.set("schema", pgSchema);
+    setups.push(await startSetup("recording on (postgres)", url.toString(), true, join(dir, "pg")));
+  }
+  const worker = new Worker(new URL(import.meta.url));
+  const totals = new Map<string, LoadResult[]>(setups.map((s) => [s.name, []]));
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const s of round % 2 ? [...setups].reverse() : setups) {
+        const r = await measure(worker, { url: s.url, concurrency, warmupMs: 500, durationMs });
+        if (r.failures) throw new Error(`${s.name}: ${r.failures} requests failed`);
+        totals.get(s.name)?.push(r);
+      }
+    }
+    const rps = (rs: LoadResult[]) =>
+      rs.reduce((n, r) => n + r.requests, 0) / rs.reduce((n, r) => n + r.seconds, 0);
+    const base = rps(totals.get("recording off") ?? []);
+    console.log(
+      `bench:store  mock model, JSON replies, concurrency ${concurrency}, ${rounds} x ${values.seconds}s per setup, node ${process.version}`,
+    );
+    console.log(
+      `${"setup".padEnd(26)}${"req/s".padStart(10)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"vs off".padStart(9)}${"rows".padStart(9)}`,
+    );
+    for (const s of setups) {
+      const rs = totals.get(s.name) ?? [];
+      const r = rps(rs);
+      const p50 = Math.max(...rs.map((x) => x.p50));
+      const p99 = Math.max(...rs.map((x) => x.p99));
+      console.log(
+        `${s.name.padEnd(26)}${r.toFixed(0).padStart(10)}${p50.toFixed(2).padStart(9)}${p99.toFixed(2).padStart(9)}${(r / base).toFixed(3).padStart(9)}${String(await s.rows()).padStart(9)}`,
+      );
+    }
+  } finally {
+    await worker.terminate();
+    for (const s of setups) await s.close();
+    if (pgUrl && pgSchema) {
+      const pg = (await import("pg")).default;
+      const client = new pg.Client({ connectionString: pgUrl });
+      await client.connect();
+      await client.query(`drop schema if exists ${pgSchema} cascade`);
+      await client.end();
+    }
+    await rm(dir, { recursive: true, force: true });
+  }
+}

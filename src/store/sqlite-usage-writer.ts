@@ -1,0 +1,59 @@
+import { Worker } from "node:worker_threads";
+import { USAGE_COLUMNS } from "./usage-columns.ts";
+import type { UsageRow } from "./usage-recorder.ts";
+
+export interface SqliteUsageWriter {
+  write(rows: UsageRow[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Writes usage batches to a SQLite file from a worker thread. better-sqlite3 is synchronous, so
+ * inserting on the event loop would stall requests while a batch commits; here the server thread only
+ * hands over value arrays.
+ */
+export function sqliteUsageWriter(
+  path: string,
+  fallback: (rows: UsageRow[]) => Promise<void>,
+): SqliteUsageWriter {
+  const worker = new Worker(new URL("./sqlite-usage-worker.ts", import.meta.url), {
+    workerData: { path },
+    // `--input-type` (node -e) and the like do not apply to a worker's file.
+    execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+  });
+  worker.unref();
+  const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
+  let next = 0;
+  let dead: Error | undefined;
+  // Referenced only while a batch is in flight: an idle writer never keeps the process alive.
+  worker.on("message", (msg: { id: number; error?: string }) => {
+    const w = waiting.get(msg.id);
+    waiting.delete(msg.id);
+    if (waiting.size === 0) worker.unref();
+    if (msg.error) w?.reject(new Error(msg.error));
+    else w?.resolve();
+  });
+  worker.on("error", (err) => {
+    dead = err;
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  });
+  return {
+    write(rows) {
+      // Should the thread ever die, batches are written on this thread instead.
+      if (dead) return fallback(rows);
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        worker.ref();
+        worker.postMessage({ id, rows: rows.map((r) => USAGE_COLUMNS.map((c) => r[c] ?? null)) });
+      });
+    },
+    async close() {
+      if (dead) return;
+      worker.ref();
+      worker.postMessage("close");
+      await new Promise((r) => worker.once("exit", r));
+    },
+  };
+}
