@@ -1,5 +1,7 @@
 import type { ModelConfig } from "../config/index.ts";
+import { AnthropicProvider } from "./anthropic/index.ts";
 import { MockProvider } from "./mock/index.ts";
+import { OpenAIProvider } from "./openai/index.ts";
 import type { Provider, ProviderDeps } from "./provider.ts";
 import { UnavailableProvider } from "./unavailable.ts";
 
@@ -15,13 +17,15 @@ export type {
 export { UnavailableProvider } from "./unavailable.ts";
 
 /** One provider per model entry. */
-export function createProvider(config: ModelConfig, _deps: ProviderDeps): Provider {
+export function createProvider(config: ModelConfig, deps: ProviderDeps): Provider {
   switch (config.provider) {
     case "mock":
       return new MockProvider(config);
-    case "llama":
     case "openai":
+      return new OpenAIProvider(config, deps);
     case "anthropic":
+      return new AnthropicProvider(config, deps);
+    case "llama":
       return new UnavailableProvider(
         config.provider,
         `provider '${config.provider}' is not available in this build`,

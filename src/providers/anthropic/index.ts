@@ -1,0 +1,2 @@
+export { AnthropicProvider } from "./provider.ts";
+export { type RelayUsage, SseFrameReader } from "./sse.ts";

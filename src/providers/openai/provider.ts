@@ -1,0 +1,184 @@
+import { createParser } from "eventsource-parser";
+import type { OpenAIModelConfig } from "../../config/index.ts";
+import { ApiError, type MessageRequest, type StreamEvent } from "../../protocol/index.ts";
+import type { Provider, ProviderDeps, ProviderLogger, ProviderStatus, StreamOptions } from "../provider.ts";
+import {
+  DEFAULT_HEALTH_CHECK_MS,
+  poolFor,
+  readAll,
+  scrub,
+  secretsOf,
+  UpstreamFailure,
+  type UpstreamPool,
+  type UpstreamReply,
+} from "../upstream/index.ts";
+import { toOpenAIRequest } from "./request.ts";
+import { fromOpenAIResponse } from "./response.ts";
+import { type ChunkTranslatorOptions, OpenAIChunkTranslator, UpstreamStreamError } from "./stream.ts";
+import { estimateTokens, UpstreamTokenizer } from "./tokens.ts";
+import type { OpenAIChunk, OpenAIResponse } from "./types.ts";
+
+/** OpenAI's own limit; servers such as vLLM take more, configurable per model. */
+const DEFAULT_MAX_STOP_SEQUENCES = 4;
+
+/** A model served by one or more OpenAI-compatible servers (vLLM, llama-server, Ollama, LM Studio, …). */
+export class OpenAIProvider implements Provider {
+  readonly kind = "openai";
+  readonly pool: UpstreamPool;
+  private readonly config: OpenAIModelConfig;
+  private readonly logger: ProviderLogger;
+  private readonly headers: Record<string, string>;
+  private readonly tokenizer: UpstreamTokenizer;
+  private readonly secrets: string[];
+
+  constructor(config: OpenAIModelConfig, deps: ProviderDeps) {
+    this.config = config;
+    this.logger = deps.logger;
+    this.pool = poolFor(config, deps.logger);
+    this.secrets = secretsOf(config);
+    this.headers = {
+      "content-type": "application/json",
+      ...(config.api_key ? { authorization: `Bearer ${config.api_key}` } : {}),
+      ...config.headers,
+    };
+    this.tokenizer = new UpstreamTokenizer(this.pool, this.headers);
+  }
+
+  async start(): Promise<void> {
+    this.pool.startHealthChecks(this.config.health_check_ms ?? DEFAULT_HEALTH_CHECK_MS, () => ({
+      method: "GET",
+      path: "/models",
+      headers: this.headers,
+      awaitFirstChunk: false,
+    }));
+  }
+
+  status(): ProviderStatus {
+    return this.pool.status();
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  async *stream(req: MessageRequest, { signal, requestId }: StreamOptions): AsyncGenerator<StreamEvent> {
+    const body = toOpenAIRequest(req, this.translateOptions());
+    const options: ChunkTranslatorOptions = {
+      model: req.model,
+      apiVersion: req.context.apiVersion,
+      stopSequences: req.stop_sequences,
+      estimatedInputTokens: estimateTokens(body),
+    };
+    const reply = await this.pool.send(
+      () => ({
+        method: "POST",
+        path: "/chat/completions",
+        headers: this.headers,
+        body: JSON.stringify(body),
+        awaitFirstChunk: req.stream,
+      }),
+      { signal, requestId },
+    );
+    try {
+      if (req.stream) yield* this.translateStream(reply, options, requestId);
+      else yield* fromOpenAIResponse(await this.readJson<OpenAIResponse>(reply, requestId), options);
+    } finally {
+      reply.finish("cancelled");
+    }
+  }
+
+  async countTokens(req: MessageRequest, { signal, requestId }: StreamOptions): Promise<number> {
+    const body = toOpenAIRequest({ ...req, stream: false }, this.translateOptions());
+    const mode = this.config.tokenize ?? "auto";
+    if (mode !== "estimate") {
+      const n = await this.tokenizer.count(body, { signal, requestId });
+      if (n !== undefined) return n;
+      if (mode === "upstream") {
+        throw new ApiError(
+          500,
+          "api_error",
+          `The upstream of model ${this.config.id} has no tokenizer endpoint`,
+        );
+      }
+    }
+    return estimateTokens(body);
+  }
+
+  private translateOptions() {
+    return {
+      model: this.config.upstream_model ?? this.config.id,
+      maxStopSequences: this.config.max_stop_sequences ?? DEFAULT_MAX_STOP_SEQUENCES,
+      topK: this.config.top_k ?? true,
+    };
+  }
+
+  private async *translateStream(
+    reply: UpstreamReply,
+    options: ChunkTranslatorOptions,
+    requestId: string,
+  ): AsyncGenerator<StreamEvent> {
+    const t = new OpenAIChunkTranslator(options);
+    const data: string[] = [];
+    const parser = createParser({ onEvent: (e) => data.push(e.data) });
+    const decoder = new TextDecoder();
+    let sawDone = false;
+    let tail: StreamEvent[];
+    try {
+      for await (const bytes of reply.body) {
+        parser.feed(decoder.decode(bytes, { stream: true }));
+        for (const d of data.splice(0)) {
+          if (d.trim() === "[DONE]") sawDone = true;
+          else if (!sawDone && !t.done) yield* t.push(parseJson<OpenAIChunk>(d));
+        }
+        if (t.done) break;
+      }
+      tail = t.end(sawDone);
+    } catch (err) {
+      reply.finish(err instanceof ApiError && err.status === 499 ? "cancelled" : "failed");
+      throw this.midStream(err, reply, requestId);
+    }
+    reply.finish("ok");
+    yield* tail;
+  }
+
+  private async readJson<T>(reply: UpstreamReply, requestId: string): Promise<T> {
+    try {
+      return parseJson<T>(await readAll(reply));
+    } catch (err) {
+      throw this.midStream(err, reply, requestId);
+    }
+  }
+
+  /** A failure after the reply was committed: logged with details, sent to the client without them. */
+  private midStream(err: unknown, reply: UpstreamReply | undefined, requestId: string): unknown {
+    if (err instanceof ApiError && err.status === 499) return err;
+    const detail =
+      err instanceof UpstreamStreamError ? err.detail : err instanceof Error ? err.message : String(err);
+    this.logger.warn(
+      {
+        model: this.config.id,
+        upstream: reply?.upstream.label,
+        requestId,
+        error: scrub(detail, this.secrets),
+      },
+      "upstream failed mid-reply",
+    );
+    if (err instanceof UpstreamFailure && err.kind === "idle_timeout") {
+      return new ApiError(
+        504,
+        "timeout_error",
+        `The upstream of model ${this.config.id} went silent mid-reply`,
+      );
+    }
+    if (err instanceof ApiError) return err;
+    return new ApiError(500, "api_error", `The upstream of model ${this.config.id} failed mid-reply`);
+  }
+}
+
+function parseJson<T>(text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
+  }
+}
