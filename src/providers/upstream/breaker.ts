@@ -18,7 +18,7 @@ export class CircuitBreaker {
   private readonly options: Required<BreakerOptions>;
 
   constructor(options: BreakerOptions) {
-    this.options = { now: Date.now, ...options };
+    this.options = { ...options, now: options.now ?? Date.now };
   }
 
   get state(): BreakerState {
