@@ -64,6 +64,25 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     },
   );
 
+  it("opens and migrates a fresh database from several instances at once", async () => {
+    const fresh = await openTestDatabase(kind);
+    try {
+      const opened = await Promise.all(
+        [1, 2, 3].map(() =>
+          Store.open(fresh.url, { configKeys: [{ key: "sk-same-key-1", workspace: "w" }] }),
+        ),
+      );
+      const ids = await Promise.all(
+        opened.map(async (s) => (await s.keyStore.authenticate("sk-same-key-1"))?.keyId),
+      );
+      expect(new Set(ids).size).toBe(1);
+      expect(ids[0]).toMatch(/^apikey_01/);
+      await Promise.all(opened.map((s) => s.close()));
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it("stores only a hash and a hint of a created key, and authenticates it", async () => {
     const { key, secret } = await store.keys.create({ name: "ci", models: ["mock*"], limits: { rpm: 5 } });
     expect(secret).toMatch(/^sk-parley-/);

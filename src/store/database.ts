@@ -25,7 +25,7 @@ export interface OpenDatabase {
 export async function openDatabase(url: string): Promise<OpenDatabase> {
   const opened = /^postgres(ql)?:\/\//.test(url) ? await openPostgres(url) : openSqlite(url);
   try {
-    const migrated = await migrateToLatest(opened.db as Kysely<unknown>, opened.schema);
+    const migrated = await withRetries(() => migrateToLatest(opened.db as Kysely<unknown>, opened.schema));
     const { schema: _, ...rest } = opened;
     return { ...rest, migrated };
   } catch (err) {
@@ -67,6 +67,28 @@ async function openPostgres(url: string): Promise<Opened> {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+  if (schema) {
+    try {
+      await withRetries(() => sql`create schema if not exists ${sql.id(schema)}`.execute(db));
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
   return { db, dialect: "postgres", schema: schema ?? undefined, close: () => db.destroy() };
+}
+
+/**
+ * PostgreSQL's `create … if not exists` can still fail when another instance creates the same thing at
+ * the same moment (a unique violation in the catalogue); the second attempt then finds it there.
+ */
+async function withRetries<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100 * i));
+    }
+  }
 }
