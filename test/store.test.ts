@@ -35,8 +35,11 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     store = await Store.open(tdb.url, { usage: { flushIntervalMs: 20 } });
   });
   afterEach(async () => {
-    await store?.close();
-    await tdb?.drop();
+    try {
+      await store?.close();
+    } finally {
+      await tdb?.drop();
+    }
   });
 
   it("migrates once: a second open applies nothing and keeps the data", async () => {
