@@ -111,3 +111,15 @@ export async function sendAnthropicSse(
 
 /** Never answers; the connection stays open until the client gives up. */
 export function hang(): void {}
+
+/** Answers a chat completion as the request asks: SSE when `stream` is true, else the folded JSON. */
+export function replyOpenAI(
+  req: RecordedRequest,
+  res: http.ServerResponse,
+  chunks: unknown[],
+  fold: (chunks: unknown[]) => unknown,
+  opts: { delayMs?: number; dieAfter?: number } = {},
+): Promise<void> | void {
+  if ((req.body as { stream?: boolean } | undefined)?.stream) return sendOpenAISse(res, chunks, opts);
+  json(res, 200, fold(chunks));
+}

@@ -98,3 +98,54 @@ export const ollama = {
     usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
   }),
 };
+
+interface ChunkLike {
+  choices?: { delta?: Record<string, unknown>; finish_reason?: string | null }[];
+  usage?: unknown;
+}
+
+/** The non-streaming `chat.completion` a server would send for the same chunks. */
+export function foldChunks(chunks: unknown[]): Record<string, unknown> {
+  let content = "";
+  let reasoning = "";
+  let finish: string | null = null;
+  let usage: unknown;
+  const calls: { id: string; type: "function"; function: { name: string; arguments: string } }[] = [];
+  for (const c of chunks as ChunkLike[]) {
+    if (c.usage) usage = c.usage;
+    const choice = c.choices?.[0];
+    if (!choice) continue;
+    finish = choice.finish_reason ?? finish;
+    const d = (choice.delta ?? {}) as {
+      content?: string | null;
+      reasoning_content?: string;
+      tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[];
+    };
+    content += d.content ?? "";
+    reasoning += d.reasoning_content ?? "";
+    for (const tc of d.tool_calls ?? []) {
+      calls[tc.index] ??= { id: tc.id ?? "", type: "function", function: { name: "", arguments: "" } };
+      calls[tc.index].function.name += tc.function?.name ?? "";
+      calls[tc.index].function.arguments += tc.function?.arguments ?? "";
+    }
+  }
+  return {
+    id: "chatcmpl-9f2c1e",
+    object: "chat.completion",
+    created: 1764000000,
+    model: "Qwen/Qwen2.5-7B-Instruct",
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: "assistant",
+          content: content || null,
+          ...(reasoning ? { reasoning_content: reasoning } : {}),
+          tool_calls: calls,
+        },
+        finish_reason: finish,
+      },
+    ],
+    usage,
+  };
+}
