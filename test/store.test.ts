@@ -207,6 +207,7 @@ describe.each(databaseKinds)("store on %s", (kind) => {
       .select((eb) => eb.fn.countAll().as("n"))
       .executeTakeFirstOrThrow();
     expect(Number(count.n)).toBe(1201);
+    await store.close(); // a second close is harmless
     store = other;
   });
 

@@ -25,6 +25,7 @@ export function sqliteUsageWriter(
   const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
   let next = 0;
   let dead: Error | undefined;
+  let closed: Promise<void> | undefined;
   // Referenced only while a batch is in flight: an idle writer never keeps the process alive.
   worker.on("message", (msg: { id: number; error?: string }) => {
     const w = waiting.get(msg.id);
@@ -49,11 +50,14 @@ export function sqliteUsageWriter(
         worker.postMessage({ id, rows: rows.map((r) => USAGE_COLUMNS.map((c) => r[c] ?? null)) });
       });
     },
-    async close() {
-      if (dead) return;
-      worker.ref();
-      worker.postMessage("close");
-      await new Promise((r) => worker.once("exit", r));
+    close() {
+      if (dead) return Promise.resolve();
+      closed ??= new Promise<void>((resolve) => {
+        worker.ref();
+        worker.once("exit", () => resolve());
+        worker.postMessage("close");
+      });
+      return closed;
     },
   };
 }

@@ -28,6 +28,7 @@ export class Store {
   readonly recorder: BatchedUsageRecorder;
   private readonly closeDb: () => Promise<void>;
   private readonly closeWriter: () => Promise<void>;
+  private closing: Promise<void> | undefined;
 
   private constructor(opened: OpenDatabase, options: StoreOptions) {
     const { db } = opened;
@@ -66,10 +67,13 @@ export class Store {
     return tokensSince(this.db, scope, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)));
   }
 
-  /** Writes buffered usage, then closes the database. */
-  async close(): Promise<void> {
-    await this.recorder.close();
-    await this.closeWriter();
-    await this.closeDb();
+  /** Writes buffered usage, then closes the database (once; later calls wait for the same close). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.recorder.close();
+      await this.closeWriter();
+      await this.closeDb();
+    })();
+    return this.closing;
   }
 }
