@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { foldStream, toMessageRequest } from "../src/protocol/index.ts";
+import { AnthropicProvider } from "../src/providers/anthropic/index.ts";
+import type { Provider, RelayingProvider } from "../src/providers/index.ts";
+import { OpenAIProvider } from "../src/providers/openai/index.ts";
+import { withFallbacks } from "../src/providers/upstream/index.ts";
+import { type FakeUpstream, json, replyOpenAI, startFakeUpstream } from "./fakes/http-upstream.ts";
+import { foldChunks, vllm } from "./fakes/openai-chunks.ts";
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const deps = { dataDir: "/tmp", logger: silent };
+const timeouts = { connect_ms: 300, first_byte_ms: 300, idle_ms: 300 };
+let down: FakeUpstream;
+let up: FakeUpstream;
+
+const request = (stream: boolean) =>
+  toMessageRequest(
+    { model: "primary", max_tokens: 50, stream, messages: [{ role: "user", content: "hello" }] },
+    { apiVersion: "2023-06-01", rawApiVersion: "2023-06-01", betas: [] },
+  );
+const opts = () => ({ signal: new AbortController().signal, requestId: "req_test" });
+
+beforeAll(async () => {
+  down = await startFakeUpstream((_req, res) => json(res, 503, { error: "loading model" }));
+  up = await startFakeUpstream((req, res) =>
+    replyOpenAI(req, res, vllm.text(["from ", "backup"]), foldChunks),
+  );
+});
+afterAll(async () => {
+  await Promise.all([down.close(), up.close()]);
+});
+
+describe("fallbacks", () => {
+  let backup: OpenAIProvider;
+  beforeAll(() => {
+    backup = new OpenAIProvider(
+      { id: "backup", provider: "openai", base_url: `${up.origin}/v1`, timeouts, health_check_ms: 0 },
+      deps,
+    );
+  });
+
+  it("a model whose upstreams all fail answers from its fallback, under the name the client asked for", async () => {
+    const primary = new OpenAIProvider(
+      { id: "primary", provider: "openai", base_url: `${down.origin}/v1`, timeouts, health_check_ms: 0 },
+      deps,
+    );
+    const models: Record<string, Provider> = { backup };
+    const p = withFallbacks(primary, ["missing", "backup"], (id) => models[id], silent);
+    for (const stream of [true, false]) {
+      const msg = await foldStream(p.stream(request(stream), opts()));
+      expect(msg).toMatchObject({ model: "primary", content: [{ type: "text", text: "from backup" }] });
+    }
+    expect(down.requests.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a relaying model falls back to a non-relaying one with an SSE reply built from its events", async () => {
+    const primary = new AnthropicProvider(
+      { id: "primary", provider: "anthropic", base_url: down.origin, timeouts, health_check_ms: 0 },
+      deps,
+    );
+    const p = withFallbacks(primary, ["backup"], () => backup, silent) as RelayingProvider;
+    const relayed = await p.relay(request(true), opts());
+    const chunks: Buffer[] = [];
+    for await (const c of relayed.body) chunks.push(Buffer.from(c));
+    const text = Buffer.concat(chunks).toString();
+    expect(text).toMatch(/^event: message_start\n/);
+    expect(text).toContain('"text":"backup"');
+    expect(text.trimEnd().endsWith('data: {"type":"message_stop"}')).toBe(true);
+    expect(await relayed.usage).toMatchObject({ output_tokens: 2 });
+  });
+
+  it("a request error (400) does not fall back", async () => {
+    const bad = await startFakeUpstream((_req, res) =>
+      json(res, 400, { error: { message: "max_tokens too large" } }),
+    );
+    const primary = new OpenAIProvider(
+      { id: "primary", provider: "openai", base_url: `${bad.origin}/v1`, timeouts, health_check_ms: 0 },
+      deps,
+    );
+    const p = withFallbacks(primary, ["backup"], () => backup, silent);
+    await expect(foldStream(p.stream(request(false), opts()))).rejects.toMatchObject({
+      status: 400,
+      message: "max_tokens too large",
+    });
+    await bad.close();
+  });
+});
