@@ -43,6 +43,25 @@ export const LlamaModelConfig = Type.Object(
     batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
     load: Type.Optional(Type.Union([Type.Literal("eager"), Type.Literal("lazy")])),
     normalize_claude_code_billing: Type.Optional(Type.Boolean()),
+    gpu: Type.Optional(
+      Type.Union([
+        Type.Literal("auto"),
+        Type.Literal(false),
+        Type.Literal("cuda"),
+        Type.Literal("vulkan"),
+        Type.Literal("metal"),
+      ]),
+    ),
+    download: Type.Optional(
+      Type.Boolean({ description: "Allow downloading an hf: model missing from the cache" }),
+    ),
+    temperature: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        maximum: 2,
+        description: "Used when a request sends none (hosted default 1)",
+      }),
+    ),
   },
   Strict,
 );

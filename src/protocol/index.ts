@@ -6,4 +6,5 @@ export * from "./request.ts";
 export * from "./schema/index.ts";
 export { encodeEvent, SSE_HEADERS } from "./sse.ts";
 export { type StopResult, StopSequenceMatcher } from "./stop-sequences.ts";
+export { ThinkingSigner } from "./thinking-signature.ts";
 export { assertValid, compileValidator, describeErrors, type Validator } from "./validate.ts";

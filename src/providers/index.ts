@@ -1,9 +1,9 @@
 import type { ModelConfig } from "../config/index.ts";
 import { AnthropicProvider } from "./anthropic/index.ts";
+import { createLlamaProvider } from "./llama/index.ts";
 import { MockProvider } from "./mock/index.ts";
 import { OpenAIProvider } from "./openai/index.ts";
 import type { Provider, ProviderDeps } from "./provider.ts";
-import { UnavailableProvider } from "./unavailable.ts";
 
 export type {
   Provider,
@@ -26,10 +26,7 @@ export function createProvider(config: ModelConfig, deps: ProviderDeps): Provide
     case "anthropic":
       return new AnthropicProvider(config, deps);
     case "llama":
-      return new UnavailableProvider(
-        config.provider,
-        `provider '${config.provider}' is not available in this build`,
-      );
+      return createLlamaProvider(config, deps);
   }
 }
 

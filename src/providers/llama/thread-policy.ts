@@ -1,0 +1,40 @@
+import type { LlamaContext } from "node-llama-cpp";
+
+/** Batches at least this many tokens are prompt processing; smaller ones are generation steps. */
+const PROMPT_BATCH_TOKENS = 16;
+
+interface NativeContext {
+  initBatch(size: number): void;
+  setThreads(threads: number): void;
+}
+
+/**
+ * Uses `batchThreads` for prompt processing and `threads` for generation. On small CPUs these
+ * want different values (measured on 2 cores: generation up to 1.7× slower with 2 threads than
+ * with 1, prompt processing faster with 2), and node-llama-cpp has one thread count per context,
+ * so the native batch calls are wrapped. If the binding's shape ever changes, this does nothing
+ * and the context keeps `threads` for both.
+ */
+export function splitThreads(context: LlamaContext, threads: number, batchThreads: number): boolean {
+  if (threads === batchThreads) return false;
+  const native = (context as unknown as { _ctx?: NativeContext })._ctx;
+  if (!native || typeof native.initBatch !== "function" || typeof native.setThreads !== "function")
+    return false;
+  const initBatch = native.initBatch.bind(native);
+  const setThreads = native.setThreads.bind(native);
+  let current = threads;
+  try {
+    // The binding's methods are read-only on its prototype; own properties shadow them.
+    Object.defineProperty(native, "initBatch", {
+      value: (size: number) => {
+        initBatch(size);
+        current = size >= PROMPT_BATCH_TOKENS ? batchThreads : threads;
+        setThreads(current);
+      },
+    });
+    Object.defineProperty(native, "setThreads", { value: () => setThreads(current) });
+    return true;
+  } catch {
+    return false;
+  }
+}
