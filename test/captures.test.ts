@@ -68,7 +68,7 @@ function replayHeaders(headers: Record<string, string>): Record<string, string> 
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     // The transport sets these itself.
-    if (name === "host" || name === "content-length" || name === "connection") continue;
+    if (name === "host" || name === "content-length") continue;
     out[name] =
       name === "x-api-key" || name === "authorization" ? value.replace("REDACTED", TEST_KEY) : value;
   }
