@@ -48,9 +48,11 @@ export class ThinkTagSplitter {
           buf = buf.slice(at + CLOSE.length);
           continue;
         }
-        const keep = partialSuffix(buf, CLOSE);
-        push(out, "thinking", buf.slice(0, buf.length - keep));
-        this.held = buf.slice(buf.length - keep);
+        // Hold a possible partial tag and the whitespace before it (dropped if the tag follows).
+        let end = buf.length - partialSuffix(buf, CLOSE);
+        while (end > 0 && /\s/.test(buf[end - 1] as string)) end--;
+        push(out, "thinking", buf.slice(0, end));
+        this.held = buf.slice(end);
         break;
       }
       if (this.phase === "after-thinking") {
@@ -69,7 +71,7 @@ export class ThinkTagSplitter {
     const out: ThinkPiece[] = [];
     const rest = this.held;
     this.held = "";
-    if (this.phase === "thinking") push(out, "thinking", rest);
+    if (this.phase === "thinking") push(out, "thinking", rest.trimEnd());
     else if (rest.trim() !== "") push(out, "text", rest);
     return out;
   }

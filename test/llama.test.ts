@@ -1,0 +1,421 @@
+/**
+ * The llama backend through the real server, on the tiny GGUF fixtures in ../shared/models
+ * (random weights: the text is gibberish, so the tests check structure, grammars, counts,
+ * caching and concurrency, which do not need a capable model).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type Anthropic from "@anthropic-ai/sdk";
+import { Ajv } from "ajv";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ConfigFile } from "../src/config/index.ts";
+import { parseSse, startTestServer, type TestServer } from "./helpers/server.ts";
+
+const MODELS_DIR = resolve(process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../shared/models"));
+const TINY = join(MODELS_DIR, "llama-2-tiny-random.gguf");
+const present = existsSync(TINY);
+if (!present)
+  console.warn(`llama tests skipped: ${TINY} not found (set PARLEY_MODELS_DIR to the fixtures folder)`);
+
+const CAPTURE = resolve(import.meta.dirname, "../../shared/wire/captures/claude-code-2.1.197-tool.jsonl");
+
+const models: ConfigFile["models"] = [
+  { id: "tiny", provider: "llama", path: TINY, context_window: 8192, parallel: 4, max_queue: 8 },
+  { id: "solo", provider: "llama", path: TINY, context_window: 1024, parallel: 1, max_queue: 0 },
+  {
+    id: "raw-billing",
+    provider: "llama",
+    path: TINY,
+    context_window: 8192,
+    parallel: 1,
+    normalize_claude_code_billing: false,
+  },
+  { id: "missing", provider: "llama", path: join(MODELS_DIR, "no-such-model.gguf") },
+  { id: "mock", provider: "mock" },
+];
+
+const weather = {
+  name: "get_weather",
+  description: "Current weather for a city",
+  input_schema: {
+    type: "object" as const,
+    properties: {
+      city: { type: "string", maxLength: 12 },
+      unit: { type: "string", enum: ["c", "f"] },
+      days: { type: "integer", enum: [1, 2, 3] },
+    },
+    required: ["city", "unit"],
+    additionalProperties: false,
+  },
+};
+const clock = {
+  name: "get_time",
+  description: "Current time",
+  input_schema: { type: "object" as const, properties: { utc: { type: "boolean" } }, required: ["utc"] },
+};
+
+const ajv = new Ajv({ strict: false });
+const text = (m: Anthropic.Message) => m.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("");
+
+describe.skipIf(!present)("llama provider through the server", () => {
+  let server: TestServer;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    server = await startTestServer({ models });
+    client = server.client();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const count = (params: Omit<Anthropic.MessageCountTokensParams, "model">, model = "tiny") =>
+    client.messages.countTokens({ model, ...params }).then((r) => r.input_tokens);
+  const promptTokens = (u: Anthropic.Usage) =>
+    u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0);
+
+  it("replies to a plain prompt, and count_tokens equals the reply's prompt tokens", async () => {
+    const messages = [{ role: "user" as const, content: "Say hello in one short sentence, please." }];
+    const reply = await client.messages.create({ model: "tiny", max_tokens: 12, messages });
+    expect(reply.type).toBe("message");
+    expect(reply.model).toBe("tiny");
+    expect(reply.content[0]?.type).toBe("text");
+    expect(text(reply).length).toBeGreaterThan(0);
+    expect(["max_tokens", "end_turn"]).toContain(reply.stop_reason);
+    expect(reply.usage.output_tokens).toBeGreaterThan(0);
+    expect(reply.usage.output_tokens).toBeLessThanOrEqual(12);
+    expect(promptTokens(reply.usage)).toBe(await count({ messages }));
+  });
+
+  it("replies to a Chinese prompt with whole characters and counts it with the model's tokenizer", async () => {
+    const messages = [{ role: "user" as const, content: "请用中文介绍一下你自己。" }];
+    const reply = await client.messages.create({ model: "tiny", max_tokens: 16, messages });
+    expect(text(reply)).not.toContain("\uFFFD");
+    const tokens = await count({ messages });
+    expect(tokens).toBe(promptTokens(reply.usage));
+    // SentencePiece Llama-2 vocab: most CJK characters are one or more tokens each.
+    expect(tokens).toBeGreaterThan(await count({ messages: [{ role: "user", content: "" + "Hi" }] }));
+  });
+
+  it("streams events in the hosted order and the deltas add up to the folded reply", async () => {
+    const body = {
+      model: "tiny",
+      max_tokens: 10,
+      temperature: 0,
+      stream: true,
+      messages: [{ role: "user", content: "Stream me something." }],
+    };
+    const res = await server.post("/v1/messages", body);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const events = parseSse(await res.text());
+    const names = events.map((e) => e.event).filter((e) => e !== "ping");
+    expect(names[0]).toBe("message_start");
+    expect(names[1]).toBe("content_block_start");
+    expect(names.slice(2, -3).every((n) => n === "content_block_delta")).toBe(true);
+    expect(names.slice(-3)).toEqual(["content_block_stop", "message_delta", "message_stop"]);
+    const streamed = events
+      .filter((e) => e.event === "content_block_delta")
+      .map((e) => (e.data.delta as { text: string }).text)
+      .join("");
+    const folded = await client.messages.create({
+      ...body,
+      stream: false,
+    } as Anthropic.MessageCreateParamsNonStreaming);
+    expect(streamed).toBe(text(folded));
+  });
+
+  it("forces a tool call with tool_choice any: the input validates against the schema, streamed as input_json_delta", async () => {
+    const stream = client.messages.stream({
+      model: "tiny",
+      max_tokens: 80,
+      tools: [weather],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "Weather in Paris?" }],
+    });
+    let partial = "";
+    stream.on("inputJson", (delta) => {
+      partial += delta;
+    });
+    const reply = await stream.finalMessage();
+    expect(reply.stop_reason).toBe("tool_use");
+    const call = reply.content.find((b) => b.type === "tool_use");
+    expect(call?.name).toBe("get_weather");
+    expect(call?.id).toMatch(/^toolu_/);
+    expect(ajv.validate(weather.input_schema, call?.input)).toBe(true);
+    expect(JSON.parse(partial)).toEqual(call?.input);
+  });
+
+  it("calls the named tool with tool_choice tool, and only one with disable_parallel_tool_use", async () => {
+    const reply = await client.messages.create({
+      model: "tiny",
+      max_tokens: 80,
+      tools: [weather, clock],
+      tool_choice: { type: "tool", name: "get_time", disable_parallel_tool_use: true },
+      messages: [{ role: "user", content: "What time is it?" }],
+    });
+    const calls = reply.content.filter((b) => b.type === "tool_use");
+    expect(calls).toHaveLength(1);
+    expect(calls[0]?.name).toBe("get_time");
+    expect(ajv.validate(clock.input_schema, calls[0]?.input)).toBe(true);
+    expect(reply.stop_reason).toBe("tool_use");
+  });
+
+  it("says max_tokens, not tool_use, when the budget cuts a tool call short", async () => {
+    const reply = await client.messages.create({
+      model: "tiny",
+      max_tokens: 3,
+      tools: [weather],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "Weather?" }],
+    });
+    expect(reply.stop_reason).toBe("max_tokens");
+  });
+
+  it("runs a two-step tool loop: the tool_result is rendered into the next prompt", async () => {
+    const first = await client.messages.create({
+      model: "tiny",
+      max_tokens: 80,
+      tools: [weather],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "Weather in Oslo?" }],
+    });
+    const call = first.content.find((b) => b.type === "tool_use") as Anthropic.ToolUseBlock;
+    const messages: Anthropic.MessageParam[] = [
+      { role: "user", content: "Weather in Oslo?" },
+      { role: "assistant", content: first.content as Anthropic.ContentBlockParam[] },
+      {
+        role: "user",
+        content: [{ type: "tool_result", tool_use_id: call.id, content: "Sunny, 21 degrees, light wind" }],
+      },
+    ];
+    const second = await client.messages.create({ model: "tiny", max_tokens: 8, tools: [weather], messages });
+    expect(second.type).toBe("message");
+    const withResult = await count({ tools: [weather], messages });
+    const withoutText = await count({
+      tools: [weather],
+      messages: [
+        messages[0] as Anthropic.MessageParam,
+        messages[1] as Anthropic.MessageParam,
+        { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "" }] },
+      ],
+    });
+    expect(withResult).toBeGreaterThan(withoutText);
+    expect(promptTokens(second.usage)).toBe(withResult);
+  });
+
+  it("constrains structured output by grammar: the text parses and validates", async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        mood: { type: "string", enum: ["happy", "sad", "calm"] },
+        ok: { type: "boolean" },
+        tags: { type: "array", items: { type: "string", enum: ["a", "b"] }, maxItems: 2 },
+      },
+      required: ["mood", "ok", "tags"],
+      additionalProperties: false,
+    };
+    const res = await server.post("/v1/messages", {
+      model: "tiny",
+      max_tokens: 60,
+      messages: [{ role: "user", content: "How are you?" }],
+      output_config: { format: { type: "json_schema", schema } },
+    });
+    expect(res.status).toBe(200);
+    const reply = (await res.json()) as Anthropic.Message;
+    expect(reply.stop_reason).toBe("end_turn");
+    expect(ajv.validate(schema, JSON.parse(text(reply)))).toBe(true);
+  });
+
+  it("stops on a stop sequence across token boundaries and reports which one", async () => {
+    const base = {
+      model: "tiny",
+      temperature: 0,
+      max_tokens: 24,
+      messages: [{ role: "user" as const, content: "Tell me a long story." }],
+    };
+    const full = text(await client.messages.create(base));
+    const stopAt = full.slice(6, 11);
+    expect(stopAt.length).toBe(5);
+    const reply = await client.messages.create({ ...base, stop_sequences: ["never-there", stopAt] });
+    expect(reply.stop_reason).toBe("stop_sequence");
+    expect(reply.stop_sequence).toBe(stopAt);
+    expect(text(reply)).toBe(full.slice(0, full.indexOf(stopAt)));
+  });
+
+  it("serves four concurrent streams to completion", async () => {
+    const replies = await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        client.messages
+          .stream({
+            model: "tiny",
+            max_tokens: 20,
+            messages: [{ role: "user", content: `Stream number ${i}` }],
+          })
+          .finalMessage(),
+      ),
+    );
+    for (const r of replies) {
+      expect(["max_tokens", "end_turn"]).toContain(r.stop_reason);
+      expect(r.usage.output_tokens).toBeGreaterThan(0);
+    }
+  });
+
+  it("frees the slot as soon as a streaming client aborts", async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${server.url}/v1/messages`, {
+      method: "POST",
+      signal: abort.signal,
+      headers: { "content-type": "application/json", "x-api-key": "sk-test-key-0001" },
+      body: JSON.stringify({
+        model: "solo",
+        max_tokens: 400,
+        stream: true,
+        messages: [{ role: "user", content: "Go on for a long time." }],
+      }),
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read(); // generation has started and holds the only slot
+    const busy = await server.post("/v1/messages", {
+      model: "solo",
+      max_tokens: 2,
+      messages: [{ role: "user", content: "me too" }],
+    });
+    expect(busy.status).toBe(529);
+    abort.abort();
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const r = await server.post("/v1/messages", {
+        model: "solo",
+        max_tokens: 2,
+        messages: [{ role: "user", content: "me too" }],
+      });
+      status = r.status;
+    }
+    expect(status).toBe(200);
+  });
+
+  it("reuses the cached prefix of an earlier conversation and reports it honestly", async () => {
+    const messages: Anthropic.MessageParam[] = [
+      { role: "user", content: `A fresh conversation ${Date.now()} with a long enough opening message.` },
+    ];
+    const system = "You are a careful assistant that answers briefly.";
+    const first = await client.messages.create({ model: "tiny", max_tokens: 4, system, messages });
+    expect(first.usage.cache_read_input_tokens).toBeLessThan(promptTokens(first.usage) / 2);
+    const again = await client.messages.create({ model: "tiny", max_tokens: 4, system, messages });
+    const total = await count({ system, messages });
+    expect(promptTokens(again.usage)).toBe(total);
+    expect(again.usage.cache_read_input_tokens).toBe(total - 1); // the last token is re-evaluated for logits
+    expect(again.usage.input_tokens).toBe(1);
+  });
+
+  it("caps a client's hard-coded max_tokens 64000 at half the context window when the config sets no limit", async () => {
+    const reply = await client.messages
+      .stream({
+        model: "solo",
+        max_tokens: 64000,
+        messages: [{ role: "user", content: "Write until you are stopped." }],
+      })
+      .finalMessage();
+    expect(reply.usage.output_tokens).toBeLessThanOrEqual(512);
+    expect(["max_tokens", "end_turn"]).toContain(reply.stop_reason);
+  });
+
+  it("refuses a prompt plus max_tokens beyond the context window with a 400 naming both numbers", async () => {
+    const long = "lorem ipsum dolor sit amet ".repeat(200);
+    const res = await server.post("/v1/messages", {
+      model: "solo",
+      max_tokens: 100,
+      messages: [{ role: "user", content: long }],
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("invalid_request_error");
+    const tokens = await count({ messages: [{ role: "user", content: long }] }, "solo");
+    expect(body.error.message).toBe(
+      `input length and \`max_tokens\` exceed context limit: ${tokens} + 100 > 1024, decrease input length or \`max_tokens\` and try again`,
+    );
+  });
+
+  it("rejects a thinking block whose signature does not verify", async () => {
+    const res = await server.post("/v1/messages", {
+      model: "tiny",
+      max_tokens: 4,
+      messages: [
+        { role: "user", content: "hi" },
+        {
+          role: "assistant",
+          content: [{ type: "thinking", thinking: "I think so.", signature: "p1.forged" }],
+        },
+        { role: "user", content: "and?" },
+      ],
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(body.error).toEqual({
+      type: "invalid_request_error",
+      message: "messages.1.content.0: Invalid `signature` in `thinking` block",
+    });
+  });
+
+  it("lists a model whose file is missing as unavailable, answers it with an api_error, and keeps serving others", async () => {
+    const info = (await (
+      await fetch(`${server.url}/v1/models/missing`, { headers: { "x-api-key": "sk-test-key-0001" } })
+    ).json()) as { parley: { available: boolean; reason: string } };
+    expect(info.parley.available).toBe(false);
+    expect(info.parley.reason).toMatch(/no-such-model\.gguf/);
+    expect(info.parley.reason).toMatch(/Fix `path:`/);
+    const res = await server.post("/v1/messages", {
+      model: "missing",
+      max_tokens: 4,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("api_error");
+    expect(body.error.message).toMatch(/no-such-model\.gguf/);
+    const mock = await client.messages.create({
+      model: "mock",
+      max_tokens: 20,
+      messages: [{ role: "user", content: "ok" }],
+    });
+    expect(text(mock)).toContain("ok");
+  });
+
+  describe.skipIf(!existsSync(CAPTURE))("a captured Claude Code session", () => {
+    const turns = () =>
+      readFileSync(CAPTURE, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { method: string; body: Record<string, unknown> | null })
+        .filter((r) => r.method === "POST" && r.body)
+        .map((r) => r.body as Record<string, unknown>);
+
+    /** Each turn carries a different billing value, as Claude Code's do. */
+    const replay = async (model: string) => {
+      const [one, two] = turns();
+      const billing = (b: Record<string, unknown>, v: string) => {
+        const system = structuredClone(b.system) as { text: string }[];
+        (system[0] as { text: string }).text =
+          `x-anthropic-billing-header: cc_version=2.1.197.${v}; cc_entrypoint=sdk-cli; cch=${v}${v};`;
+        return { ...b, system, model, max_tokens: 8, stream: false };
+      };
+      await server.post("/v1/messages", billing(one as Record<string, unknown>, "c79")).then((r) => r.json());
+      const res = await server.post("/v1/messages", billing(two as Record<string, unknown>, "18e"));
+      expect(res.status).toBe(200);
+      return ((await res.json()) as Anthropic.Message).usage;
+    };
+
+    it("reuses the whole shared prefix of the next turn when the billing header is normalised", async () => {
+      const usage = await replay("tiny");
+      const total = promptTokens(usage);
+      expect(usage.cache_read_input_tokens ?? 0).toBeGreaterThan(total * 0.8);
+    });
+
+    it("re-reads nearly everything when normalisation is switched off", async () => {
+      const usage = await replay("raw-billing");
+      expect(usage.cache_read_input_tokens ?? 0).toBeLessThan(promptTokens(usage) * 0.05);
+    });
+  });
+});
