@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import type Anthropic from "@anthropic-ai/sdk";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ConfigFile } from "../src/config/index.ts";
+import { type ConfigFile, defaultModels } from "../src/config/index.ts";
 import { parseSse, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const MODELS_DIR = resolve(process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../shared/models"));
@@ -417,5 +417,35 @@ describe.skipIf(!present)("llama provider through the server", () => {
       const usage = await replay("raw-billing");
       expect(usage.cache_read_input_tokens ?? 0).toBeLessThan(promptTokens(usage) * 0.05);
     });
+  });
+});
+
+describe("the built-in default model", () => {
+  it("starts without downloading, and a request that cannot get the file says why and how to fix it", async () => {
+    const [local, mock] = defaultModels();
+    expect(local).toMatchObject({ provider: "llama", load: "lazy" });
+    expect(mock).toMatchObject({ id: "mock", provider: "mock" });
+    // download: false stands in for being offline; tests never download.
+    const server = await startTestServer({ models: [{ ...local, download: false } as never, mock as never] });
+    try {
+      const res = await server.post("/v1/messages", {
+        model: "local",
+        max_tokens: 4,
+        messages: [{ role: "user", content: "hi" }],
+      });
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: { type: string; message: string } };
+      expect(body.error.type).toBe("api_error");
+      expect(body.error.message).toMatch(/Cannot get hf:Qwen\/Qwen2\.5-0\.5B-Instruct-GGUF/);
+      expect(body.error.message).toMatch(/set `path:` to a local \.gguf file/);
+      const ok = await server.post("/v1/messages", {
+        model: "mock",
+        max_tokens: 8,
+        messages: [{ role: "user", content: "hi" }],
+      });
+      expect(ok.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
   });
 });

@@ -18,9 +18,26 @@ export interface ConfigOverrides {
 
 const validateFile = compileValidator(ConfigFile);
 
-/** The models served when the config names none. */
+/**
+ * The models served when the config names none: a small instruct model run in-process
+ * (downloaded once on first use into <data_dir>/models, so a bare start is instant and never
+ * downloads; when it cannot be had it is listed unavailable with the reason) and the mock.
+ */
 export function defaultModels(): ModelConfig[] {
-  return [{ id: "mock", provider: "mock", display_name: "Parley mock (echo)" }];
+  return [
+    {
+      id: "qwen2.5-0.5b-instruct",
+      aliases: ["local", "default"],
+      display_name: "Qwen2.5 0.5B Instruct (local, Q4_K_M)",
+      provider: "llama",
+      path: "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF/qwen2.5-0.5b-instruct-q4_k_m.gguf",
+      load: "lazy",
+      context_window: 8192,
+      max_output_tokens: 4096,
+      parallel: 4,
+    },
+    { id: "mock", provider: "mock", display_name: "Parley mock (echo)" },
+  ];
 }
 
 /** Flags beat environment variables, which beat the file, which beats the defaults. */

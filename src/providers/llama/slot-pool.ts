@@ -1,10 +1,4 @@
-import {
-  type ChatWrapper,
-  LlamaChat,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type Token,
-} from "node-llama-cpp";
+import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { ApiError, overloaded } from "../../protocol/index.ts";
 
 export interface Slot {
