@@ -92,15 +92,6 @@ export function toMessageRequest(params: MessageCreateParams, context: RequestCo
   const tools = params.tools ?? [];
   const tool_choice = params.tool_choice ?? { type: "auto" };
   checkTools(tools, tool_choice);
-  if (
-    params.thinking?.type === "enabled" &&
-    params.thinking.budget_tokens >= params.max_tokens &&
-    params.max_tokens > 0
-  ) {
-    throw invalidRequest(
-      `max_tokens: must be greater than thinking.budget_tokens (${params.max_tokens} <= ${params.thinking.budget_tokens})`,
-    );
-  }
   const forced = tool_choice.type === "any" || tool_choice.type === "tool";
   if (forced && params.thinking && params.thinking.type !== "disabled") {
     throw invalidRequest("Thinking may not be enabled when tool_choice forces tool use.");

@@ -1,7 +1,7 @@
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Principal } from "../auth/index.ts";
-import { compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
+import { assertJsonDepth, compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
 import type { AppDeps } from "./deps.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { installApiHooks } from "./hooks.ts";
@@ -67,7 +67,18 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
 function installBodyHandling(app: FastifyInstance): void {
   const json = app.getDefaultJsonParser("error", "ignore");
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, json);
+  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+    if (body === "") return done(null, undefined);
+    json(request, body as string, (err, value) => {
+      if (err) return done(err);
+      try {
+        assertJsonDepth(value);
+      } catch (e) {
+        return done(e as Error);
+      }
+      done(null, value);
+    });
+  });
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const check = compileValidator(schema, httpPart === "body" ? "body" : "query");
     return (data: unknown) => {
