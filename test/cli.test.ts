@@ -115,7 +115,7 @@ describe("parley CLI", () => {
     expect(await exited).toBe(0);
   });
 
-  it("creates a key on first start without keys, prints it once, and keeps only its hash", async () => {
+  it("creates a key on first start without any key, prints it once, and stores only its hash", async () => {
     const env = { PARLEY_PORT: "0", PARLEY_DATA_DIR: join(dir, "boot") };
     const ask = (url: string, key: string) =>
       fetch(`${url}/v1/messages`, {
@@ -129,8 +129,8 @@ describe("parley CLI", () => {
     expect(await ask(first.url, key)).toBe(200);
     first.child.kill("SIGTERM");
     await first.exited;
-    const stored = await readFile(join(dir, "boot", "bootstrap-key.json"), "utf8");
-    expect(stored).not.toContain(key);
+    const stored = await readFile(join(dir, "boot", "parley.db"));
+    expect(stored.includes(key)).toBe(false);
     const second = await serve([], env);
     expect(second.output).not.toMatch(/sk-parley-/);
     expect(await ask(second.url, key)).toBe(200);

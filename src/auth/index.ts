@@ -1,5 +1,3 @@
-export { type BootstrapKey, loadOrCreateBootstrapKey } from "./bootstrap-key.ts";
-export { ConfigKeyStore } from "./config-key-store.ts";
 export { presentedKey } from "./credentials.ts";
 export { hashKey, keyHint, newSecretKey, sameHash } from "./hash.ts";
 export { globToRegExp, type KeyLimits, type KeyStore, modelAllowed, type Principal } from "./principal.ts";

@@ -1,1 +1,2 @@
+export { registerKeys } from "./keys.ts";
 export { registerServe } from "./serve.ts";

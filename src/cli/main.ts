@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { ConfigError } from "../config/index.ts";
+import { registerKeys } from "./keys.ts";
 import { registerServe } from "./serve.ts";
 
 const program = new Command()
@@ -14,10 +15,11 @@ const program = new Command()
   .showHelpAfterError();
 
 registerServe(program);
+registerKeys(program);
 
 program.addHelpText(
   "after",
-  "\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n\nDocs: README.md",
+  "\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n  parley keys create --name ci --rpm 600\n\nDocs: README.md",
 );
 
 try {

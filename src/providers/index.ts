@@ -15,6 +15,7 @@ export type {
   StreamOptions,
 } from "./provider.ts";
 export { UnavailableProvider } from "./unavailable.ts";
+export { FallbackProvider, type ModelLookup, withFallbacks } from "./upstream/index.ts";
 
 /** One provider per model entry. */
 export function createProvider(config: ModelConfig, deps: ProviderDeps): Provider {

@@ -1,12 +1,13 @@
 import { mkdir } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
-import { ConfigKeyStore, type KeyStore, loadOrCreateBootstrapKey } from "../auth/index.ts";
+import type { KeyStore } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import { type Limiter, MemoryLimiter } from "../limits/index.ts";
-import { createProvider, type ProviderLogger } from "../providers/index.ts";
+import { createProvider, FallbackProvider, type ProviderLogger, withFallbacks } from "../providers/index.ts";
 import { ModelCatalog } from "../router/index.ts";
 import { discardUsage, type UsageRecorder } from "../store/index.ts";
+import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
 
@@ -28,40 +29,63 @@ export interface StartOptions extends Partial<AppOptions> {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   await mkdir(config.data_dir, { recursive: true });
   const logger = options.logger ?? pino({ level: config.log_level });
+  const catalog = buildCatalog(config, logger);
+  // A caller that brings its own key store (tests, embedders) wires the store itself.
+  const services = options.keyStore ? undefined : await openStoreServices(config, logger);
+  if (services?.createdKey) announceCreatedKey(services.createdKey);
+  const deps: AppDeps = {
+    config,
+    catalog,
+    keyStore: options.keyStore ?? (services as StoreServices).keyStore,
+    limiter: options.limiter ?? services?.limiter ?? new MemoryLimiter(),
+    recorder: options.recorder ?? services?.recorder ?? discardUsage,
+    inflight: new Set(),
+  };
+  const plugins = [...(services?.plugins ?? []), ...(options.plugins ?? [])];
+  const app = await buildApp(deps, { ...options, logger, plugins });
+  await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.listen.port;
+  const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
+  return {
+    app,
+    url: `http://${host}:${port}`,
+    deps,
+    close: async () => {
+      await shutdown(app, deps);
+      await services?.close();
+    },
+  };
+}
+
+/** One provider per model; upstream models with `fallbacks` try those models' providers next. */
+function buildCatalog(config: Config, logger: ProviderLogger): ModelCatalog {
   const catalog = new ModelCatalog(
     config.models.map((m) => ({
       config: m,
       provider: createProvider(m, { dataDir: config.data_dir, logger }),
     })),
   );
-  const deps: AppDeps = {
-    config,
-    catalog,
-    keyStore: options.keyStore ?? (await configKeyStore(config)),
-    limiter: options.limiter ?? new MemoryLimiter(),
-    recorder: options.recorder ?? discardUsage,
-    inflight: new Set(),
+  const primary = (id: string) => {
+    const p = catalog.find(id)?.provider;
+    return p instanceof FallbackProvider ? p.primary : p;
   };
-  const app = await buildApp(deps, { ...options, logger });
-  await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
-  await app.listen({ host: config.listen.host, port: config.listen.port });
-  const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.listen.port;
-  const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
-  return { app, url: `http://${host}:${port}`, deps, close: () => shutdown(app, deps) };
+  for (const e of catalog.entries) {
+    const c = e.config;
+    if ((c.provider === "openai" || c.provider === "anthropic") && c.fallbacks?.length) {
+      e.provider = withFallbacks(e.provider, c.fallbacks, primary, logger);
+    }
+  }
+  return catalog;
 }
 
-/** Keys from the config; with none, a bootstrap key created on first start (printed once). */
-async function configKeyStore(config: Config): Promise<KeyStore> {
-  if (config.keys.length > 0) return new ConfigKeyStore(config.keys);
-  const boot = await loadOrCreateBootstrapKey(config.data_dir);
-  if (boot.created) {
-    process.stdout.write(
-      `\nNo API keys are configured, so Parley created one. It is shown only this once:\n\n    ${boot.created}\n\n` +
-        `Only its hash is kept (${config.data_dir}/bootstrap-key.json). Add keys under \`keys:\` in the config.\n\n`,
-    );
-  }
-  return new ConfigKeyStore([], [{ hash: boot.hash, name: `bootstrap key ${boot.hint}` }]);
+/** The store had no key at all, so it made one: shown once on standard output, never logged. */
+function announceCreatedKey(key: string): void {
+  process.stdout.write(
+    `\nNo API key existed yet, so Parley created one. It is shown only this once:\n\n    ${key}\n\n` +
+      "Only its hash is stored. Manage keys with `parley keys` or under `keys:` in the config.\n\n",
+  );
 }
 
 /** A model that fails to load is listed as unavailable; the server still starts. */

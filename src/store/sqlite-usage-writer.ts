@@ -18,8 +18,10 @@ export function sqliteUsageWriter(
 ): SqliteUsageWriter {
   const worker = new Worker(new URL("./sqlite-usage-worker.ts", import.meta.url), {
     workerData: { path },
-    // `--input-type` (node -e) and the like do not apply to a worker's file.
-    execArgv: process.execArgv.filter((a) => !a.startsWith("--input-type")),
+    // `--input-type` (node -e) does not apply to a worker's file, and Node refuses heap-size flags in workers.
+    execArgv: process.execArgv.filter(
+      (a) => !/^--(input-type|max-old-space-size|max-semi-space-size)/.test(a),
+    ),
   });
   worker.unref();
   const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
