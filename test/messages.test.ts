@@ -224,6 +224,36 @@ describe("POST /v1/messages with the SDK", () => {
     expect(thinking.signature.length).toBeGreaterThan(20);
   });
 
+  it("verifies returned thinking signatures: as sent is accepted, tampered is a 400", async () => {
+    const first = await client.messages.create({
+      model: "mock",
+      max_tokens: 2000,
+      thinking: { type: "enabled", budget_tokens: 1024 },
+      messages: [{ role: "user", content: "think" }],
+    });
+    const history = (content: Anthropic.ContentBlockParam[]) => [
+      { role: "user" as const, content: "think" },
+      { role: "assistant" as const, content },
+      { role: "user" as const, content: "again" },
+    ];
+    const again = await client.messages.create({
+      model: "mock",
+      max_tokens: 2000,
+      thinking: { type: "enabled", budget_tokens: 1024 },
+      messages: history(first.content as Anthropic.ContentBlockParam[]),
+    });
+    expect(again.stop_reason).toBe("end_turn");
+    const [thinking, text] = first.content as [Anthropic.ThinkingBlock, Anthropic.TextBlock];
+    const tampered = { ...thinking, thinking: `${thinking.thinking} (edited)` };
+    const err = await client.messages
+      .create({ model: "mock", max_tokens: 10, messages: history([tampered, text]) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((err as Error).message).toMatch(
+      /messages\.1\.content\.0: Invalid `signature` in `thinking` block/,
+    );
+  });
+
   it("accepts Claude Code's mid-conversation system message, also as the last message", async () => {
     const res = await server.post("/v1/messages?beta=true", {
       model: "mock",

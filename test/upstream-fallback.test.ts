@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { foldStream, toMessageRequest } from "../src/protocol/index.ts";
+import { foldStream, ThinkingSigner, toMessageRequest } from "../src/protocol/index.ts";
 import { AnthropicProvider } from "../src/providers/anthropic/index.ts";
 import type { Provider, RelayingProvider } from "../src/providers/index.ts";
 import { OpenAIProvider } from "../src/providers/openai/index.ts";
@@ -8,7 +8,7 @@ import { type FakeUpstream, json, replyOpenAI, startFakeUpstream } from "./fakes
 import { foldChunks, vllm } from "./fakes/openai-chunks.ts";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const deps = { dataDir: "/tmp", logger: silent };
+const deps = { dataDir: "/tmp", logger: silent, signer: new ThinkingSigner(Buffer.alloc(32, 1)) };
 const timeouts = { connect_ms: 300, first_byte_ms: 300, idle_ms: 300 };
 let down: FakeUpstream;
 let up: FakeUpstream;

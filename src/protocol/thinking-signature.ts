@@ -51,14 +51,21 @@ export class ThinkingSigner {
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  /** Throws the hosted API's 400 for the first thinking block in `turns` whose signature does not verify. */
-  assertTurns(turns: readonly Turn[]): void {
-    turns.forEach((turn, i) => {
-      turn.content.forEach((block, j) => {
-        if (block.type === "thinking" && !this.verify(block.thinking, block.signature)) {
-          throw invalidRequest(`messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
-        }
+  /**
+   * Checks the thinking blocks a client sent back. One signed by Parley that does not verify was
+   * tampered with: the hosted API's 400. One signed elsewhere (the hosted API, a capture server)
+   * cannot be checked here, so it is dropped rather than shown to the model as trusted reasoning.
+   */
+  verifiedTurns(turns: readonly Turn[]): Turn[] {
+    return turns.map((turn, i) => {
+      if (!turn.content.some((b) => b.type === "thinking")) return turn;
+      const content = turn.content.filter((block, j) => {
+        if (block.type !== "thinking") return true;
+        if (!block.signature.startsWith(`${VERSION}.`)) return false;
+        if (this.verify(block.thinking, block.signature)) return true;
+        throw invalidRequest(`messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
       });
+      return { ...turn, content };
     });
   }
 

@@ -21,7 +21,7 @@ export { FallbackProvider, type ModelLookup, withFallbacks } from "./upstream/in
 export function createProvider(config: ModelConfig, deps: ProviderDeps): Provider {
   switch (config.provider) {
     case "mock":
-      return new MockProvider(config);
+      return new MockProvider(config, deps.signer);
     case "openai":
       return new OpenAIProvider(config, deps);
     case "anthropic":

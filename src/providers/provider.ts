@@ -1,4 +1,4 @@
-import type { MessageRequest, StreamEvent } from "../protocol/index.ts";
+import type { MessageRequest, StreamEvent, ThinkingSigner } from "../protocol/index.ts";
 
 export interface ProviderStatus {
   available: boolean;
@@ -50,6 +50,8 @@ export interface RelayingProvider extends Provider {
 /** What a provider factory gets besides its model's config. */
 export interface ProviderDeps {
   dataDir: string;
+  /** Signs the thinking blocks local models return (the server verifies them when sent back). */
+  signer: ThinkingSigner;
   logger: ProviderLogger;
 }
 

@@ -53,6 +53,10 @@ function hasImage(block: ContentBlockParam): boolean {
   return false;
 }
 
+/** Models whose thinking blocks Parley signed itself, so their signatures can be checked here. */
+export const signsThinking = (entry: ModelEntry): boolean =>
+  entry.config.provider === "mock" || entry.config.provider === "llama";
+
 /**
  * Clients hard-code large `max_tokens` (Claude Code and the AI SDK send 64000); a model with a
  * smaller output limit generates up to its limit instead of refusing the request.

@@ -1,6 +1,7 @@
 import type { KeyStore } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Limiter } from "../limits/index.ts";
+import type { ThinkingSigner } from "../protocol/index.ts";
 import type { ModelCatalog } from "../router/index.ts";
 import type { UsageRecorder } from "../store/index.ts";
 
@@ -11,6 +12,8 @@ export interface AppDeps {
   keyStore: KeyStore;
   limiter: Limiter;
   recorder: UsageRecorder;
+  /** Verifies thinking blocks that clients send back to a model that signed them. */
+  signer: ThinkingSigner;
   /** Generations in flight, aborted when a graceful shutdown runs out of time. */
   inflight: Set<AbortController>;
 }

@@ -4,7 +4,14 @@ import { pino } from "pino";
 import type { KeyStore } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import { type Limiter, MemoryLimiter } from "../limits/index.ts";
-import { createProvider, FallbackProvider, type ProviderLogger, withFallbacks } from "../providers/index.ts";
+import { ThinkingSigner } from "../protocol/index.ts";
+import {
+  createProvider,
+  FallbackProvider,
+  type ProviderDeps,
+  type ProviderLogger,
+  withFallbacks,
+} from "../providers/index.ts";
 import { ModelCatalog } from "../router/index.ts";
 import { discardUsage, type UsageRecorder } from "../store/index.ts";
 import { openStoreServices, type StoreServices } from "./admin/index.ts";
@@ -29,7 +36,8 @@ export interface StartOptions extends Partial<AppOptions> {
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   await mkdir(config.data_dir, { recursive: true });
   const logger = options.logger ?? pino({ level: config.log_level });
-  const catalog = buildCatalog(config, logger);
+  const signer = await ThinkingSigner.fromDataDir(config.data_dir);
+  const catalog = buildCatalog(config, { dataDir: config.data_dir, logger, signer });
   // A caller that brings its own key store (tests, embedders) wires the store itself.
   const services = options.keyStore ? undefined : await openStoreServices(config, logger);
   if (services?.createdKey) announceCreatedKey(services.createdKey);
@@ -39,6 +47,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     keyStore: options.keyStore ?? (services as StoreServices).keyStore,
     limiter: options.limiter ?? services?.limiter ?? new MemoryLimiter(),
     recorder: options.recorder ?? services?.recorder ?? discardUsage,
+    signer,
     inflight: new Set(),
   };
   const plugins = [...(services?.plugins ?? []), ...(options.plugins ?? [])];
@@ -60,12 +69,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 }
 
 /** One provider per model; upstream models with `fallbacks` try those models' providers next. */
-function buildCatalog(config: Config, logger: ProviderLogger): ModelCatalog {
+function buildCatalog(config: Config, deps: ProviderDeps): ModelCatalog {
   const catalog = new ModelCatalog(
-    config.models.map((m) => ({
-      config: m,
-      provider: createProvider(m, { dataDir: config.data_dir, logger }),
-    })),
+    config.models.map((m) => ({ config: m, provider: createProvider(m, deps) })),
   );
   const primary = (id: string) => {
     const p = catalog.find(id)?.provider;
@@ -74,7 +80,7 @@ function buildCatalog(config: Config, logger: ProviderLogger): ModelCatalog {
   for (const e of catalog.entries) {
     const c = e.config;
     if ((c.provider === "openai" || c.provider === "anthropic") && c.fallbacks?.length) {
-      e.provider = withFallbacks(e.provider, c.fallbacks, primary, logger);
+      e.provider = withFallbacks(e.provider, c.fallbacks, primary, deps.logger);
     }
   }
   return catalog;

@@ -32,7 +32,6 @@ export class LlamaProvider implements Provider {
   private readonly modelsDir: string | undefined;
   private loading: Promise<LoadedModel> | undefined;
   private failure: string | undefined;
-  private signer: Promise<ThinkingSigner> | undefined;
   private readonly closing = new AbortController();
 
   constructor(config: LlamaModelConfig, deps: ProviderDeps, options: LlamaProviderOptions = {}) {
@@ -88,7 +87,6 @@ export class LlamaProvider implements Provider {
   }
 
   async *stream(req: MessageRequest, { signal }: StreamOptions): AsyncGenerator<StreamEvent> {
-    (await this.thinkingSigner()).assertTurns(req.messages);
     const { loaded, prompt, request } = await this.prepare(req);
     const maxTokens = this.checkLength(request, prompt, loaded);
     const grammar =
@@ -103,7 +101,7 @@ export class LlamaProvider implements Provider {
         maxTokens,
         temperature: this.settings.temperature,
         grammar,
-        signer: await this.thinkingSigner(),
+        signer: this.deps.signer,
         signal,
       });
     } finally {
@@ -145,11 +143,6 @@ export class LlamaProvider implements Provider {
         `output_config.format.schema: cannot be turned into a grammar: ${(err as Error).message}`,
       );
     }
-  }
-
-  private thinkingSigner(): Promise<ThinkingSigner> {
-    this.signer ??= ThinkingSigner.fromDataDir(this.deps.dataDir);
-    return this.signer;
   }
 }
 

@@ -1,4 +1,3 @@
-import { createHmac, randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { MockModelConfig } from "../../config/index.ts";
 import {
@@ -7,14 +6,13 @@ import {
   newToolUseId,
   StopSequenceMatcher,
   type StreamEvent,
+  type ThinkingSigner,
   type ToolParam,
 } from "../../protocol/index.ts";
 import type { Provider, ProviderStatus, StreamOptions } from "../provider.ts";
 import { exampleFor } from "./example-input.ts";
 import { type MockScript, readScript, type ScriptedTool, scriptedError } from "./script.ts";
 import { countMockTokens, mockTokens, renderMockPrompt } from "./tokens.ts";
-
-const signingKey = randomBytes(32);
 
 /** Splits JSON into token-like pieces: punctuation, strings, and bare literals. */
 const jsonTokens = (json: string) => json.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^{}[\],:"\s]+/g) ?? [];
@@ -27,9 +25,11 @@ export class MockProvider implements Provider {
   readonly kind = "mock";
 
   readonly config: MockModelConfig;
+  private readonly signer: ThinkingSigner;
 
-  constructor(config: MockModelConfig) {
+  constructor(config: MockModelConfig, signer: ThinkingSigner) {
     this.config = config;
+    this.signer = signer;
   }
 
   status(): ProviderStatus {
@@ -49,7 +49,7 @@ export class MockProvider implements Provider {
       input_tokens: inputTokens,
       cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
     });
-    const run = new Run(req, script, out, signal);
+    const run = new Run(req, script, out, signal, this.signer);
     yield* run.events();
   }
 }
@@ -71,8 +71,16 @@ class Run {
   private readonly script: MockScript;
   private readonly out: MessageStream;
   private readonly signal: AbortSignal;
+  private readonly signer: ThinkingSigner;
 
-  constructor(req: MessageRequest, script: MockScript, out: MessageStream, signal: AbortSignal) {
+  constructor(
+    req: MessageRequest,
+    script: MockScript,
+    out: MessageStream,
+    signal: AbortSignal,
+    signer: ThinkingSigner,
+  ) {
+    this.signer = signer;
     this.req = req;
     this.script = script;
     this.out = out;
@@ -144,7 +152,7 @@ class Run {
       sent += piece;
       yield* this.out.thinking(piece);
     }
-    yield* this.out.signature(createHmac("sha256", signingKey).update(sent).digest("base64"));
+    yield* this.out.signature(this.signer.sign(sent));
     return true;
   }
 

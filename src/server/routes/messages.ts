@@ -9,7 +9,13 @@ import {
   toMessageRequest,
 } from "../../protocol/index.ts";
 import { isRelaying, type RelayedReply } from "../../providers/index.ts";
-import { checkCapabilities, clampMaxTokens, type ModelEntry, resolveModel } from "../../router/index.ts";
+import {
+  checkCapabilities,
+  clampMaxTokens,
+  type ModelEntry,
+  resolveModel,
+  signsThinking,
+} from "../../router/index.ts";
 import type { AppDeps } from "../deps.ts";
 import { logUnknownFields, requestContext } from "../request-context.ts";
 import { sendStream } from "../send-stream.ts";
@@ -25,7 +31,10 @@ export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promi
       const prepared = toMessageRequest(request.body, requestContext(request));
       const entry = resolveModel(deps.catalog, prepared.model, principalOf(request));
       checkCapabilities(entry, prepared);
-      return runMessage(deps, request, reply, entry, clampMaxTokens(entry, prepared));
+      const req = signsThinking(entry)
+        ? { ...prepared, messages: deps.signer.verifiedTurns(prepared.messages) }
+        : prepared;
+      return runMessage(deps, request, reply, entry, clampMaxTokens(entry, req));
     },
   );
 }
