@@ -1,12 +1,6 @@
 import type { Llama } from "node-llama-cpp";
 import type { LlamaModelConfig } from "../../config/index.ts";
-import {
-  apiError,
-  invalidRequest,
-  type MessageRequest,
-  type StreamEvent,
-  ThinkingSigner,
-} from "../../protocol/index.ts";
+import { apiError, invalidRequest, type MessageRequest, type StreamEvent } from "../../protocol/index.ts";
 import type { Provider, ProviderDeps, ProviderStatus, StreamOptions } from "../provider.ts";
 import { dropClaudeCodeBilling } from "./billing.ts";
 import { runGeneration } from "./generate.ts";
