@@ -27,6 +27,17 @@ export interface KeyStore {
 
 /** `*` matches any run of characters, `?` one; everything else is literal. */
 export function globToRegExp(glob: string): RegExp {
+  let re = compiled.get(glob);
+  if (!re) {
+    re = compileGlob(glob);
+    if (compiled.size < 10_000) compiled.set(glob, re);
+  }
+  return re;
+}
+
+const compiled = new Map<string, RegExp>();
+
+function compileGlob(glob: string): RegExp {
   const body = glob
     .replace(/[.+^${}()|[\]\\]/g, "\\$&")
     .replace(/\*/g, ".*")

@@ -33,10 +33,10 @@ export class StreamFolder {
   add(event: StreamEvent): void {
     switch (event.type) {
       case "message_start":
-        this.message = structuredClone(event.message);
+        this.message = { ...event.message, content: [], usage: { ...event.message.usage } };
         return;
       case "content_block_start":
-        this.need().content[event.index] = structuredClone(event.content_block);
+        this.need().content[event.index] = { ...event.content_block };
         this.json[event.index] = "";
         return;
       case "content_block_delta":

@@ -138,9 +138,11 @@ class Run {
     return true;
   }
 
-  private async pace(): Promise<void> {
-    if (this.script.delayMs > 0) await sleep(this.script.delayMs, undefined, { signal: this.signal });
+  /** Waits out `[[delay]]` if any (the common case awaits nothing), then stops if the client left. */
+  private pace(): Promise<void> | undefined {
+    if (this.script.delayMs > 0) return sleep(this.script.delayMs, undefined, { signal: this.signal });
     this.signal.throwIfAborted();
+    return undefined;
   }
 
   private async *thinking(): AsyncGenerator<StreamEvent, boolean> {
@@ -148,7 +150,8 @@ class Run {
     let sent = "";
     for (const piece of mockTokens(text)) {
       if (!this.spend()) return false;
-      await this.pace();
+      const wait = this.pace();
+      if (wait) await wait;
       sent += piece;
       yield* this.out.thinking(piece);
     }
@@ -165,7 +168,8 @@ class Run {
         yield* this.out.text(stops.flush());
         return { reason: "max_tokens" };
       }
-      await this.pace();
+      const wait = this.pace();
+      if (wait) await wait;
       const { emit, stopped } = stops.push(piece);
       yield* this.out.text(emit);
       if (stopped) return { reason: "stop_sequence", sequence: stopped };
@@ -192,7 +196,8 @@ class Run {
         }
         sent += p;
       }
-      await this.pace();
+      const wait = this.pace();
+      if (wait) await wait;
       yield* this.out.inputJson(sent);
     }
     yield* this.out.closeBlock();
