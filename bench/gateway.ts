@@ -12,31 +12,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { measure, startLoadWorker } from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
 /** The upstream streams this many text chunks per reply (≈ a 24-token answer). */
 const CHUNKS = 24;
 const PROMPT = "Summarise the plot of Hamlet in two sentences, please, keeping it short and plain.";
-
-interface LoadSpec {
-  url: string;
-  body: string;
-  headers: Record<string, string>;
-  concurrency: number;
-  warmupMs: number;
-  durationMs: number;
-}
-
-interface LoadResult {
-  requests: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-  failures: number;
-}
 
 // ---------------------------------------------------------------- fake upstream (worker)
 
@@ -92,47 +75,6 @@ function runUpstream(): void {
 
 // ---------------------------------------------------------------- load generator (worker)
 
-function request(spec: LoadSpec, agent: http.Agent): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(spec.url, { method: "POST", agent, headers: spec.headers }, (res) => {
-      res.on("data", () => {});
-      res.on("end", () => resolve(res.statusCode === 200));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(spec.body);
-  });
-}
-
-async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let failures = 0;
-  const start = performance.now();
-  const deadline = start + ms;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      if (!(await request(spec, agent))) failures++;
-      latencies.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: spec.concurrency }, client));
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
-  return { requests: latencies.length, seconds, p50: at(0.5), p99: at(0.99), failures };
-}
-
-function runLoad(): void {
-  parentPort?.on("message", async (spec: LoadSpec) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-    await drive(spec, agent, spec.warmupMs);
-    const result = await drive(spec, agent, spec.durationMs);
-    agent.destroy();
-    parentPort?.postMessage(result);
-  });
-}
-
 // ---------------------------------------------------------------- main thread
 
 async function startParley(dataDir: string, upstream: string) {
@@ -161,12 +103,6 @@ async function startParley(dataDir: string, upstream: string) {
   return startServer(config);
 }
 
-const measure = (worker: Worker, spec: LoadSpec) =>
-  new Promise<LoadResult>((resolve) => {
-    worker.once("message", resolve);
-    worker.postMessage(spec);
-  });
-
 const RUNS = [
   { name: "json c=1", stream: false, concurrency: 1 },
   { name: "json c=16", stream: false, concurrency: 16 },
@@ -187,7 +123,7 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-gw-"));
   const parley = await startParley(dataDir, upstream);
-  const load = new Worker(new URL(import.meta.url), { workerData: "load" });
+  const load = startLoadWorker();
 
   console.log(
     `Parley gateway benchmark: Node ${process.version}, ${availableParallelism()} CPUs (load average ${loadavg()[0].toFixed(2)} before the run), ` +
@@ -251,4 +187,3 @@ async function main(): Promise<void> {
 
 if (isMainThread) await main();
 else if (workerData === "upstream") runUpstream();
-else runLoad();

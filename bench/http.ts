@@ -15,9 +15,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { isMainThread, parentPort, Worker } from "node:worker_threads";
+import { type LoadResult, measure, startLoadWorker } from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
 const LOG_LEVEL = "warn";
@@ -33,84 +32,6 @@ const REQUEST = {
   ],
 };
 const HEADERS = { "content-type": "application/json", "x-api-key": KEY, "anthropic-version": "2023-06-01" };
-
-interface LoadSpec {
-  url: string;
-  body: string;
-  concurrency: number;
-  warmupMs: number;
-  durationMs: number;
-  stream: boolean;
-}
-
-interface LoadResult {
-  requests: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-  events: number;
-  failures: number;
-}
-
-interface Measurement extends LoadResult {
-  /** Share of the time the server thread's event loop was busy. */
-  elu: number;
-}
-
-// ---------------------------------------------------------------- load generator (worker)
-
-/** One request; resolves with the number of SSE events in the reply (0 for JSON). */
-function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; events: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(spec.url, { method: "POST", agent, headers: HEADERS }, (res) => {
-      let events = 0;
-      let tail = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => {
-        const text = tail + chunk;
-        events += text.split("\n\n").length - 1;
-        tail = text.slice(text.lastIndexOf("\n\n") + 2);
-      });
-      res.on("end", () => resolve({ ok: res.statusCode === 200, events: spec.stream ? events : 0 }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(spec.body);
-  });
-}
-
-/** Closed loop: `concurrency` clients, each sending its next request when the last one ends. */
-async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let events = 0;
-  let failures = 0;
-  const start = performance.now();
-  const deadline = start + ms;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      const r = await request(spec, agent);
-      latencies.push(performance.now() - t0);
-      events += r.events;
-      if (!r.ok) failures++;
-    }
-  };
-  await Promise.all(Array.from({ length: spec.concurrency }, client));
-  const seconds = (performance.now() - start) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
-  return { requests: latencies.length, seconds, p50: at(0.5), p99: at(0.99), events, failures };
-}
-
-function runLoadWorker(): void {
-  parentPort?.on("message", async (spec: LoadSpec) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-    await drive(spec, agent, spec.warmupMs);
-    const result = await drive(spec, agent, spec.durationMs);
-    agent.destroy();
-    parentPort?.postMessage(result);
-  });
-}
 
 // ---------------------------------------------------------------- servers (main thread)
 
@@ -173,17 +94,6 @@ async function sampleReply(url: string, stream: boolean): Promise<string> {
   return text;
 }
 
-function measure(worker: Worker, spec: LoadSpec): Promise<Measurement> {
-  const before = performance.eventLoopUtilization();
-  return new Promise((resolve) => {
-    worker.once("message", (result: LoadResult) => {
-      const elu = performance.eventLoopUtilization(before).utilization;
-      resolve({ ...result, elu });
-    });
-    worker.postMessage(spec);
-  });
-}
-
 // ---------------------------------------------------------------- report
 
 const RUNS = [
@@ -195,14 +105,14 @@ const RUNS = [
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits).padStart(9);
 
-function row(run: string, server: string, m: Measurement): string {
+function row(run: string, server: string, m: LoadResult): string {
   const rps = m.requests / m.seconds;
   const eps = m.events / m.seconds;
   return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(m.p50, 3)} ${fmt(m.p99, 3)} ${m.events ? fmt(eps) : "        -"} ${fmt(m.elu * 100)}%`;
 }
 
-function ratios(run: string, ceiling: Measurement, parley: Measurement): { line: string; pass: boolean } {
-  const rate = (m: Measurement) => (m.events || m.requests) / m.seconds;
+function ratios(run: string, ceiling: LoadResult, parley: LoadResult): { line: string; pass: boolean } {
+  const rate = (m: LoadResult) => (m.events || m.requests) / m.seconds;
   const ratio = rate(parley) / rate(ceiling);
   const added = parley.p99 - ceiling.p99;
   const unit = parley.events ? "events/s" : "req/s";
@@ -233,7 +143,7 @@ async function main(): Promise<void> {
     { name: "ceiling", url: ceiling.url },
     { name: "parley", url: parley.url },
   ].filter((s) => !values.only || s.name === values.only);
-  const worker = new Worker(new URL(import.meta.url));
+  const worker = startLoadWorker();
 
   console.log(
     `Parley HTTP benchmark: Node ${process.version}, ${availableParallelism()} CPUs ` +
@@ -249,8 +159,15 @@ async function main(): Promise<void> {
   let failures = 0;
   for (const run of RUNS.filter((r) => r.name.includes(values.run))) {
     const body = JSON.stringify({ ...REQUEST, stream: run.stream });
-    const spec = { body, concurrency: run.concurrency, warmupMs, durationMs, stream: run.stream };
-    const results = new Map<string, Measurement>();
+    const spec = {
+      body,
+      headers: HEADERS,
+      concurrency: run.concurrency,
+      warmupMs,
+      durationMs,
+      stream: run.stream,
+    };
+    const results = new Map<string, LoadResult>();
     for (const server of servers) {
       const m = await measure(worker, { ...spec, url: server.url });
       console.log(row(run.name, server.name, m));
@@ -271,5 +188,4 @@ async function main(): Promise<void> {
   process.exitCode = failures ? 1 : 0;
 }
 
-if (isMainThread) await main();
-else runLoadWorker();
+await main();

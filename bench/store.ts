@@ -7,12 +7,10 @@
  * Options: --seconds N (per measurement, default 3), --rounds N (default 2), --concurrency N (default 32).
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { isMainThread, parentPort, Worker } from "node:worker_threads";
+import { type LoadResult, measure, startLoadWorker } from "./load.ts";
 
 const KEY = "sk-bench-store-0001";
 const BODY = JSON.stringify({
@@ -21,68 +19,6 @@ const BODY = JSON.stringify({
   messages: [{ role: "user", content: "Name three rivers in Europe, briefly." }],
 });
 const HEADERS = { "content-type": "application/json", "x-api-key": KEY, "anthropic-version": "2023-06-01" };
-
-interface LoadSpec {
-  url: string;
-  concurrency: number;
-  warmupMs: number;
-  durationMs: number;
-}
-interface LoadResult {
-  requests: number;
-  failures: number;
-  seconds: number;
-  p50: number;
-  p99: number;
-}
-
-function post(url: string, agent: http.Agent): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: "POST", agent, headers: HEADERS }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode === 200));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end(BODY);
-  });
-}
-
-async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let failures = 0;
-  const start = performance.now();
-  const deadline = start + ms;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      const t0 = performance.now();
-      if (!(await post(spec.url, agent))) failures++;
-      latencies.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: spec.concurrency }, client));
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
-  return {
-    requests: latencies.length,
-    failures,
-    seconds: (performance.now() - start) / 1000,
-    p50: at(0.5),
-    p99: at(0.99),
-  };
-}
-
-if (!isMainThread) {
-  parentPort?.on("message", async (spec: LoadSpec) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-    await drive(spec, agent, spec.warmupMs);
-    const result = await drive(spec, agent, spec.durationMs);
-    agent.destroy();
-    parentPort?.postMessage(result);
-  });
-} else {
-  await main();
-}
 
 interface Setup {
   name: string;
@@ -133,13 +69,6 @@ async function startSetup(name: string, storage: string, record: boolean, dataDi
   };
 }
 
-function measure(worker: Worker, spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve) => {
-    worker.once("message", resolve);
-    worker.postMessage(spec);
-  });
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -164,12 +93,19 @@ async function main(): Promise<void> {
     url.searchParams.set("schema", pgSchema);
     setups.push(await startSetup("recording on (postgres)", url.toString(), true, join(dir, "pg")));
   }
-  const worker = new Worker(new URL(import.meta.url));
+  const worker = startLoadWorker();
   const totals = new Map<string, LoadResult[]>(setups.map((s) => [s.name, []]));
   try {
     for (let round = 0; round < rounds; round++) {
       for (const s of round % 2 ? [...setups].reverse() : setups) {
-        const r = await measure(worker, { url: s.url, concurrency, warmupMs: 500, durationMs });
+        const r = await measure(worker, {
+          url: s.url,
+          body: BODY,
+          headers: HEADERS,
+          concurrency,
+          warmupMs: 500,
+          durationMs,
+        });
         if (r.failures) throw new Error(`${s.name}: ${r.failures} requests failed`);
         totals.get(s.name)?.push(r);
       }
@@ -205,3 +141,5 @@ async function main(): Promise<void> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+await main();

@@ -1,0 +1,95 @@
+/**
+ * The closed-loop HTTP load generator the benchmarks share. It runs in a worker thread (start it
+ * with `startLoadWorker()`), so the server measured on the main thread has that thread to itself.
+ */
+import http from "node:http";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
+
+export interface LoadSpec {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+  /** Count SSE events in the replies. */
+  stream?: boolean;
+}
+
+export interface LoadResult {
+  requests: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  events: number;
+  failures: number;
+  /** Share of the time the main thread's event loop was busy while the load ran. */
+  elu: number;
+}
+
+/** One request; resolves with whether it got a 200 and the number of SSE events in the reply. */
+function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; events: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(spec.url, { method: "POST", agent, headers: spec.headers }, (res) => {
+      let events = 0;
+      let tail = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        if (!spec.stream) return;
+        const text = tail + chunk;
+        events += text.split("\n\n").length - 1;
+        tail = text.slice(text.lastIndexOf("\n\n") + 2);
+      });
+      res.on("end", () => resolve({ ok: res.statusCode === 200, events }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(spec.body);
+  });
+}
+
+/** `concurrency` clients, each sending its next request when the last one ends. */
+async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Omit<LoadResult, "elu">> {
+  const latencies: number[] = [];
+  let events = 0;
+  let failures = 0;
+  const start = performance.now();
+  const deadline = start + ms;
+  const client = async () => {
+    while (performance.now() < deadline) {
+      const t0 = performance.now();
+      const r = await request(spec, agent);
+      latencies.push(performance.now() - t0);
+      events += r.events;
+      if (!r.ok) failures++;
+    }
+  };
+  await Promise.all(Array.from({ length: spec.concurrency }, client));
+  const seconds = (performance.now() - start) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)];
+  return { requests: latencies.length, seconds, p50: at(0.5), p99: at(0.99), events, failures };
+}
+
+export const startLoadWorker = (): Worker => new Worker(new URL(import.meta.url));
+
+/** Warms up, then measures one spec in the load worker. */
+export function measure(worker: Worker, spec: LoadSpec): Promise<LoadResult> {
+  const before = performance.eventLoopUtilization();
+  return new Promise((resolve) => {
+    worker.once("message", (result: Omit<LoadResult, "elu">) => {
+      resolve({ ...result, elu: performance.eventLoopUtilization(before).utilization });
+    });
+    worker.postMessage(spec);
+  });
+}
+
+if (!isMainThread) {
+  parentPort?.on("message", async (spec: LoadSpec) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
+    await drive(spec, agent, spec.warmupMs);
+    const result = await drive(spec, agent, spec.durationMs);
+    agent.destroy();
+    parentPort?.postMessage(result);
+  });
+}
