@@ -38,21 +38,43 @@ export async function locateModelFile(o: ModelFileOptions): Promise<string> {
   return downloadOnce(o);
 }
 
+/** How long the Hugging Face reachability check may take before Parley calls the host offline. */
+const REACH_TIMEOUT_MS = 5_000;
+
 async function downloadOnce(o: ModelFileOptions): Promise<string> {
-  try {
-    return await resolveModelFile(o.path, {
+  const resolveFile = (download: boolean) =>
+    resolveModelFile(o.path, {
       directory: o.cacheDir,
-      download: o.download ? "auto" : false,
+      download: download ? "auto" : false,
       cli: Boolean(process.stderr.isTTY),
       deleteTempFileOnCancel: false,
       signal: o.signal,
     });
+  try {
+    return await resolveFile(false);
+  } catch {
+    // Not in the cache yet: fall through to the download.
+  }
+  try {
+    // node-llama-cpp's downloader retries for minutes when offline; fail fast instead.
+    if (o.download) await assertReachable("https://huggingface.co/", o.signal);
+    return await resolveFile(o.download);
   } catch (err) {
     const cause = err instanceof Error ? err.message : String(err);
     throw new ModelFileError(
       `Cannot get ${o.path}: ${cause}. Parley downloads hf: models once into ${o.cacheDir} (resuming partial downloads); ` +
         "run it once with network access, or set `path:` to a local .gguf file (or put the file in PARLEY_MODELS_DIR).",
     );
+  }
+}
+
+async function assertReachable(url: string, signal?: AbortSignal): Promise<void> {
+  const timeout = AbortSignal.timeout(REACH_TIMEOUT_MS);
+  try {
+    await fetch(url, { method: "HEAD", signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (err) {
+    const why = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    throw new Error(`huggingface.co is not reachable (${why}); the machine looks offline`);
   }
 }
 
