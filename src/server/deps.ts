@@ -3,6 +3,7 @@ import type { Config } from "../config/index.ts";
 import type { Limiter } from "../limits/index.ts";
 import type { ThinkingSigner } from "../protocol/index.ts";
 import type { ModelCatalog } from "../router/index.ts";
+import type { MessageService } from "../service/index.ts";
 import type { UsageRecorder } from "../store/index.ts";
 
 /** Everything the HTTP layer needs, built once at start (see start.ts). */
@@ -16,4 +17,6 @@ export interface AppDeps {
   signer: ThinkingSigner;
   /** Generations in flight, aborted when a graceful shutdown runs out of time. */
   inflight: Set<AbortController>;
+  /** The one message path (protocol → router → provider → usage), shared with batches. */
+  messages: MessageService;
 }

@@ -2,7 +2,7 @@ import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { encodeEvent, SSE_HEADERS, type StreamEvent, toApiError } from "../protocol/index.ts";
-import type { UsageTally } from "./usage-tally.ts";
+import type { UsageTally } from "../service/index.ts";
 
 export interface StreamReplyOptions {
   headers: Record<string, string>;

@@ -13,6 +13,7 @@ import {
   withFallbacks,
 } from "../providers/index.ts";
 import { ModelCatalog } from "../router/index.ts";
+import { MessageService } from "../service/index.ts";
 import { discardUsage, type UsageRecorder } from "../store/index.ts";
 import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
@@ -41,14 +42,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // A caller that brings its own key store (tests, embedders) wires the store itself.
   const services = options.keyStore ? undefined : await openStoreServices(config, logger);
   if (services?.createdKey) announceCreatedKey(services.createdKey);
-  const deps: AppDeps = {
-    config,
+  const core = {
     catalog,
-    keyStore: options.keyStore ?? (services as StoreServices).keyStore,
     limiter: options.limiter ?? services?.limiter ?? new MemoryLimiter(),
     recorder: options.recorder ?? services?.recorder ?? discardUsage,
     signer,
-    inflight: new Set(),
+    inflight: new Set<AbortController>(),
+  };
+  const deps: AppDeps = {
+    ...core,
+    config,
+    keyStore: options.keyStore ?? (services as StoreServices).keyStore,
+    messages: new MessageService(core),
   };
   const plugins = [...(services?.plugins ?? []), ...(options.plugins ?? [])];
   const app = await buildApp(deps, { ...options, logger, plugins });

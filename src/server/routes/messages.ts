@@ -1,40 +1,34 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   ApiError,
-  foldStream,
   type MessageCreateParams,
   MessageCreateParams as MessageCreateSchema,
-  type MessageRequest,
-  toApiError,
-  toMessageRequest,
 } from "../../protocol/index.ts";
-import { isRelaying, type RelayedReply } from "../../providers/index.ts";
-import {
-  checkCapabilities,
-  clampMaxTokens,
-  type ModelEntry,
-  resolveModel,
-  signsThinking,
-} from "../../router/index.ts";
+import type { RelayedReply } from "../../providers/index.ts";
+import { logProviderError, type ReplyChannel, type UsageTally } from "../../service/index.ts";
 import type { AppDeps } from "../deps.ts";
 import { logUnknownFields, requestContext } from "../request-context.ts";
 import { sendStream } from "../send-stream.ts";
-import { UsageTally } from "../usage-tally.ts";
 
-/** POST /v1/messages: protocol → router → provider → SSE or folded JSON → usage record. */
+/** POST /v1/messages: the HTTP edge of the message service (SSE, folded JSON or relayed bytes). */
 export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
   app.post<{ Body: MessageCreateParams }>(
     "/v1/messages",
     { schema: { body: MessageCreateSchema, summary: "Create a message", tags: ["messages"] } },
     async (request, reply) => {
       logUnknownFields(request, request.body);
-      const prepared = toMessageRequest(request.body, requestContext(request));
-      const entry = resolveModel(deps.catalog, prepared.model, principalOf(request));
-      checkCapabilities(entry, prepared);
-      const req = signsThinking(entry)
-        ? { ...prepared, messages: deps.signer.verifiedTurns(prepared.messages) }
-        : prepared;
-      return runMessage(deps, request, reply, entry, clampMaxTokens(entry, req));
+      const prepared = deps.messages.prepare(request.body, requestContext(request), principalOf(request));
+      const abort = new AbortController();
+      reply.raw.on("close", () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
+      const call = { requestId: String(request.id), signal: abort.signal, log: request.log };
+      const outcome = await deps.messages.run(
+        prepared,
+        call,
+        httpChannel(deps, request, reply, abort.signal),
+      );
+      return outcome.message ?? reply;
     },
   );
 }
@@ -44,62 +38,23 @@ const principalOf = (request: FastifyRequest) => {
   return request.principal;
 };
 
-async function runMessage(
+function httpChannel(
   deps: AppDeps,
   request: FastifyRequest,
   reply: FastifyReply,
-  entry: ModelEntry,
-  req: MessageRequest,
-): Promise<unknown> {
-  const started = performance.now();
-  const startedAt = new Date();
-  const abort = new AbortController();
-  reply.raw.on("close", () => {
-    if (!reply.raw.writableFinished) abort.abort();
-  });
-  deps.inflight.add(abort);
-  const tally = new UsageTally();
-  let status = 200;
-  let release: (() => void) | undefined;
-  try {
-    release = await entry.gate.acquire(abort.signal);
-    const options = { signal: abort.signal, requestId: String(request.id) };
-    if (isRelaying(entry.provider)) {
-      const relayed = await entry.provider.relay(req, options);
-      status = relayed.status;
-      await sendRelayed(reply, relayed, request.rateHeaders, tally);
-      return reply;
-    }
-    const events = entry.provider.stream(req, options);
-    if (req.stream) {
-      await sendStream(reply, events, {
+  signal: AbortSignal,
+): ReplyChannel {
+  return {
+    sendEvents: (events, tally) =>
+      sendStream(reply, events, {
         headers: { "request-id": String(request.id), ...request.rateHeaders },
         pingIntervalMs: deps.config.server.ping_interval_ms,
-        signal: abort.signal,
+        signal,
         tally,
-        onError: (err) => logProviderError(request, err),
-      });
-      return reply;
-    }
-    const message = await foldStream(events);
-    tally.observeMessage(message);
-    return message;
-  } catch (err) {
-    const e = toApiError(err);
-    status = e.status;
-    tally.errorType = e.type;
-    logProviderError(request, err);
-    throw e;
-  } finally {
-    release?.();
-    deps.inflight.delete(abort);
-    finishRecord(deps, request, entry, req, tally, { status, started, startedAt });
-  }
-}
-
-function logProviderError(request: FastifyRequest, err: unknown): void {
-  if (err instanceof ApiError && err.status < 500) return;
-  request.log.error({ err }, "provider failed");
+        onError: (err) => logProviderError(request.log, err),
+      }),
+    sendRelayed: (relayed, tally) => sendRelayed(reply, relayed, request.rateHeaders, tally),
+  };
 }
 
 async function sendRelayed(
@@ -121,48 +76,4 @@ async function sendRelayed(
   reply.raw.end();
   const usage = await relayed.usage;
   if (usage) tally.fromUsage(usage);
-}
-
-function finishRecord(
-  deps: AppDeps,
-  request: FastifyRequest,
-  entry: ModelEntry,
-  req: MessageRequest,
-  tally: UsageTally,
-  t: { status: number; started: number; startedAt: Date },
-): void {
-  const principal = request.principal;
-  const ended = performance.now();
-  deps.recorder.record({
-    request_id: String(request.id),
-    key_id: principal?.keyId ?? null,
-    workspace_id: principal?.workspaceId ?? null,
-    model: entry.config.id,
-    input_tokens: tally.input_tokens,
-    output_tokens: tally.output_tokens,
-    cache_creation_input_tokens: tally.cache_creation_input_tokens,
-    cache_read_input_tokens: tally.cache_read_input_tokens,
-    status: t.status,
-    error_type: tally.errorType,
-    streamed: req.stream,
-    latency_ms: Math.round(ended - t.started),
-    ttft_ms: tally.firstDeltaAt === undefined ? null : Math.round(tally.firstDeltaAt - t.started),
-    started_at: t.startedAt,
-  });
-  if (principal) {
-    deps.limiter
-      .charge(principal, { input_tokens: tally.input_tokens, output_tokens: tally.output_tokens })
-      .catch((err) => request.log.warn({ err }, "charging tokens failed"));
-  }
-  request.log.info(
-    {
-      model: entry.config.id,
-      status: t.status,
-      stream: req.stream,
-      in: tally.input_tokens,
-      out: tally.output_tokens,
-      ms: Math.round(ended - t.started),
-    },
-    "message",
-  );
 }

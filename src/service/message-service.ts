@@ -1,0 +1,189 @@
+import type { Principal } from "../auth/index.ts";
+import type { Limiter } from "../limits/index.ts";
+import {
+  ApiError,
+  foldStream,
+  type Message,
+  type MessageCreateParams,
+  type MessageRequest,
+  type RequestContext,
+  type StreamEvent,
+  type ThinkingSigner,
+  toApiError,
+  toMessageRequest,
+} from "../protocol/index.ts";
+import { isRelaying, type ProviderLogger, type RelayedReply } from "../providers/index.ts";
+import {
+  checkCapabilities,
+  clampMaxTokens,
+  type ModelCatalog,
+  type ModelEntry,
+  resolveModel,
+  signsThinking,
+} from "../router/index.ts";
+import type { UsageRecorder } from "../store/index.ts";
+import { generate } from "./generate.ts";
+import { UsageTally } from "./usage-tally.ts";
+
+/** What the message service needs, built once at start. */
+export interface MessageServiceDeps {
+  catalog: ModelCatalog;
+  limiter: Limiter;
+  recorder: UsageRecorder;
+  signer: ThinkingSigner;
+  /** Generations in flight, aborted when a graceful shutdown runs out of time. */
+  inflight: Set<AbortController>;
+}
+
+/** A request checked against the protocol and routed: what the model will be asked. */
+export interface PreparedMessage {
+  entry: ModelEntry;
+  request: MessageRequest;
+  principal: Principal;
+}
+
+/** Who asks and how to stop: the caller's side of one run. */
+export interface MessageCall {
+  requestId: string;
+  /** Aborted when the client leaves (HTTP) or the batch is canceled. */
+  signal: AbortSignal;
+  log: ProviderLogger;
+}
+
+/**
+ * How a caller delivers what is not a folded Message: an HTTP route writes SSE or relayed bytes,
+ * a batch worker folds or parses them. Both must feed the tally so usage is recorded.
+ */
+export interface ReplyChannel {
+  /** A `stream: true` request: send the events as they come. */
+  sendEvents(events: AsyncIterable<StreamEvent>, tally: UsageTally): Promise<void>;
+  /** An upstream that relays bytes: pass them on, then read `relayed.usage` into the tally. */
+  sendRelayed(relayed: RelayedReply, tally: UsageTally): Promise<void>;
+}
+
+/** What a run ended with, for the caller and the usage record. */
+export interface MessageOutcome {
+  /** The folded reply of a non-streaming, non-relayed request. */
+  message?: Message;
+  status: number;
+  tally: UsageTally;
+}
+
+/**
+ * The one path every reply takes after the HTTP edge: protocol → router → gate → provider
+ * (wrapped by request-level features in `generate`) → stream or fold → usage record and charge.
+ * The Fastify route and the batch worker both call it, so both are counted the same way.
+ */
+export class MessageService {
+  private readonly deps: MessageServiceDeps;
+
+  constructor(deps: MessageServiceDeps) {
+    this.deps = deps;
+  }
+
+  /** protocol → router: normalises a validated body and checks the principal may run it here. */
+  prepare(body: MessageCreateParams, context: RequestContext, principal: Principal): PreparedMessage {
+    const normalised = toMessageRequest(body, context);
+    const entry = resolveModel(this.deps.catalog, normalised.model, principal);
+    checkCapabilities(entry, normalised);
+    const verified = signsThinking(entry)
+      ? { ...normalised, messages: this.deps.signer.verifiedTurns(normalised.messages) }
+      : normalised;
+    return { entry, request: clampMaxTokens(entry, verified), principal };
+  }
+
+  /**
+   * Runs a prepared request to its end. Errors before any output are thrown as `ApiError`s;
+   * whatever happens, one usage record is written and the tokens are charged.
+   */
+  async run(prepared: PreparedMessage, call: MessageCall, channel: ReplyChannel): Promise<MessageOutcome> {
+    const { entry, request } = prepared;
+    const started = performance.now();
+    const startedAt = new Date();
+    const abort = new AbortController();
+    const onAbort = () => abort.abort();
+    if (call.signal.aborted) abort.abort();
+    else call.signal.addEventListener("abort", onAbort, { once: true });
+    this.deps.inflight.add(abort);
+    const tally = new UsageTally();
+    const outcome: MessageOutcome = { status: 200, tally };
+    let release: (() => void) | undefined;
+    try {
+      release = await entry.gate.acquire(abort.signal);
+      const options = { signal: abort.signal, requestId: call.requestId };
+      if (isRelaying(entry.provider)) {
+        const relayed = await entry.provider.relay(request, options);
+        outcome.status = relayed.status;
+        await channel.sendRelayed(relayed, tally);
+        return outcome;
+      }
+      const events = generate(entry, request, options);
+      if (request.stream) {
+        await channel.sendEvents(events, tally);
+        return outcome;
+      }
+      outcome.message = await foldStream(events);
+      tally.observeMessage(outcome.message);
+      return outcome;
+    } catch (err) {
+      const e = toApiError(err);
+      outcome.status = e.status;
+      tally.errorType = e.type;
+      logProviderError(call.log, err);
+      throw e;
+    } finally {
+      release?.();
+      call.signal.removeEventListener("abort", onAbort);
+      this.deps.inflight.delete(abort);
+      this.finish(prepared, call, outcome, { started, startedAt });
+    }
+  }
+
+  /** The usage record, the token charge and the one log line of a finished request. */
+  private finish(
+    prepared: PreparedMessage,
+    call: MessageCall,
+    outcome: MessageOutcome,
+    t: { started: number; startedAt: Date },
+  ): void {
+    const { entry, request, principal } = prepared;
+    const { tally, status } = outcome;
+    const ended = performance.now();
+    this.deps.recorder.record({
+      request_id: call.requestId,
+      key_id: principal.keyId,
+      workspace_id: principal.workspaceId ?? null,
+      model: entry.config.id,
+      input_tokens: tally.input_tokens,
+      output_tokens: tally.output_tokens,
+      cache_creation_input_tokens: tally.cache_creation_input_tokens,
+      cache_read_input_tokens: tally.cache_read_input_tokens,
+      status,
+      error_type: tally.errorType,
+      streamed: request.stream,
+      latency_ms: Math.round(ended - t.started),
+      ttft_ms: tally.firstDeltaAt === undefined ? null : Math.round(tally.firstDeltaAt - t.started),
+      started_at: t.startedAt,
+    });
+    this.deps.limiter
+      .charge(principal, { input_tokens: tally.input_tokens, output_tokens: tally.output_tokens })
+      .catch((err) => call.log.warn({ err }, "charging tokens failed"));
+    call.log.info(
+      {
+        model: entry.config.id,
+        status,
+        stream: request.stream,
+        in: tally.input_tokens,
+        out: tally.output_tokens,
+        ms: Math.round(ended - t.started),
+      },
+      "message",
+    );
+  }
+}
+
+/** Refusals Parley chose (4xx) are the client's business; only real failures are logged here. */
+export function logProviderError(log: ProviderLogger, err: unknown): void {
+  if (err instanceof ApiError && err.status < 500) return;
+  log.error({ err }, "provider failed");
+}
