@@ -18,6 +18,7 @@ import {
 } from "../../router/index.ts";
 import type { AppDeps } from "../deps.ts";
 import { logUnknownFields, requestContext } from "../request-context.ts";
+import { logStreamError, logUnexpected } from "../request-log.ts";
 import { sendStream } from "../send-stream.ts";
 import { UsageTally } from "../usage-tally.ts";
 
@@ -60,6 +61,7 @@ async function runMessage(
   deps.inflight.add(abort);
   const tally = new UsageTally();
   let status = 200;
+  let thrown = false;
   let release: (() => void) | undefined;
   try {
     release = await entry.gate.acquire(abort.signal);
@@ -77,7 +79,7 @@ async function runMessage(
         pingIntervalMs: deps.config.server.ping_interval_ms,
         signal: abort.signal,
         tally,
-        onError: (err) => logProviderError(request, err),
+        onError: (err) => logStreamError(request, err),
       });
       return reply;
     }
@@ -88,18 +90,14 @@ async function runMessage(
     const e = toApiError(err);
     status = e.status;
     tally.errorType = e.type;
-    logProviderError(request, err);
+    thrown = true; // the error handler writes this request's log line
+    logUnexpected(request, err, "provider failed");
     throw e;
   } finally {
     release?.();
     deps.inflight.delete(abort);
-    finishRecord(deps, request, entry, req, tally, { status, started, startedAt });
+    finishRecord(deps, request, entry, req, tally, { status, started, startedAt, thrown });
   }
-}
-
-function logProviderError(request: FastifyRequest, err: unknown): void {
-  if (err instanceof ApiError && err.status < 500) return;
-  request.log.error({ err }, "provider failed");
 }
 
 async function sendRelayed(
@@ -129,7 +127,7 @@ function finishRecord(
   entry: ModelEntry,
   req: MessageRequest,
   tally: UsageTally,
-  t: { status: number; started: number; startedAt: Date },
+  t: { status: number; started: number; startedAt: Date; thrown: boolean },
 ): void {
   const principal = request.principal;
   const ended = performance.now();
@@ -154,6 +152,7 @@ function finishRecord(
       .charge(principal, { input_tokens: tally.input_tokens, output_tokens: tally.output_tokens })
       .catch((err) => request.log.warn({ err }, "charging tokens failed"));
   }
+  if (t.thrown) return;
   request.log.info(
     {
       model: entry.config.id,
