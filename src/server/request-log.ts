@@ -9,10 +9,10 @@ import { ApiError } from "../protocol/index.ts";
  */
 
 /** The key behind a request: its name once authenticated, else a hint of what was presented. */
-export function keyLabel(request: FastifyRequest): string | undefined {
+export function keyLabel(request: FastifyRequest): string | null {
   if (request.principal) return request.principal.name;
   const key = presentedKey(request.headers);
-  return key ? keyHint(key) : undefined;
+  return key ? keyHint(key) : null;
 }
 
 /** The model a body asked for, when it names one. */
