@@ -30,6 +30,7 @@ export class LlamaProvider implements Provider {
   private readonly deps: ProviderDeps;
   private readonly modelsDir: string | undefined;
   private loading: Promise<LoadedModel> | undefined;
+  private loaded: LoadedModel | undefined;
   private readonly retry = new LoadRetry();
   private readonly closing = new AbortController();
 
@@ -41,7 +42,16 @@ export class LlamaProvider implements Provider {
 
   status(): ProviderStatus {
     const failure = this.retry.failure;
-    return failure ? { available: false, reason: failure } : { available: true };
+    if (failure) return { available: false, reason: failure };
+    const window = this.loaded?.contextSize;
+    return window
+      ? { available: true, contextWindow: window, maxOutputTokens: this.outputCap(window) }
+      : { available: true };
+  }
+
+  /** Replies are capped at `max_output_tokens`, else half the window. */
+  private outputCap(window: number): number {
+    return this.settings.maxOutputTokens ?? Math.floor(window / 2);
   }
 
   async start(): Promise<void> {
@@ -75,6 +85,7 @@ export class LlamaProvider implements Provider {
         if (this.retry.failure)
           this.deps.logger.info({ model: this.settings.id }, "llama model available again");
         this.retry.succeeded();
+        this.loaded = m;
         return m;
       },
       (err: unknown) => {
@@ -141,7 +152,7 @@ export class LlamaProvider implements Provider {
    */
   private checkLength(req: MessageRequest, prompt: Prompt, loaded: LoadedModel): number {
     if (req.max_tokens < 1) throw invalidRequest("max_tokens: must be greater than or equal to 1");
-    const cap = this.settings.maxOutputTokens ?? Math.floor(loaded.contextSize / 2);
+    const cap = this.outputCap(loaded.contextSize);
     const maxTokens = Math.min(req.max_tokens, cap);
     const window = loaded.contextSize;
     const input = prompt.tokens.length;
