@@ -334,7 +334,7 @@ describe.skipIf(!present)("llama provider through the server", () => {
     expect(body.error.type).toBe("invalid_request_error");
     const tokens = await count({ messages: [{ role: "user", content: long }] }, "solo");
     expect(body.error.message).toBe(
-      `input length and \`max_tokens\` exceed context limit: ${tokens} + 100 > 1024, decrease input length or \`max_tokens\` and try again`,
+      `input length and \`max_tokens\` exceed context limit: ${tokens} + 100 > 1024 (max_tokens 100), decrease input length or \`max_tokens\` and try again`,
     );
   });
 

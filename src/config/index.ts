@@ -1,5 +1,6 @@
 export {
   buildConfig,
+  CLAUDE_CODE_ALIAS,
   ConfigError,
   type ConfigOverrides,
   defaultModels,

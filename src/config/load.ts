@@ -37,7 +37,35 @@ export function defaultModels(): ModelConfig[] {
       parallel: 4,
     },
     { id: "mock", provider: "mock", display_name: "Parley mock (echo)" },
+    claudeCodeModel(),
   ];
+}
+
+/** The name `parley claude` uses when neither `--model` nor `claude_code_model` says otherwise. */
+export const CLAUDE_CODE_ALIAS = "claude-code";
+
+/**
+ * The built-in model for Claude Code: a 4B instruct model with reliable function calling whose
+ * 32k window holds Claude Code's first request (about 12k tokens: system prompt, 12 tools,
+ * reminders) and the turns after it. Lazy: nothing is downloaded until it is used or pulled
+ * (`parley models pull claude-code`). Two slots with a q8_0 KV cache take about 2.4 GB each
+ * beside 2.5 GB of weights; the load log says what was allocated (see memory-plan.ts). Its id
+ * contains "claude" so Claude Code's gateway model discovery lists it.
+ */
+function claudeCodeModel(): ModelConfig {
+  return {
+    id: "qwen3-4b-instruct-2507-claude-code",
+    aliases: [CLAUDE_CODE_ALIAS, "qwen3-4b"],
+    display_name: "Qwen3 4B Instruct 2507 (local, Q4_K_M, 32k window) for Claude Code",
+    provider: "llama",
+    path: "hf:unsloth/Qwen3-4B-Instruct-2507-GGUF/Qwen3-4B-Instruct-2507-Q4_K_M.gguf",
+    load: "lazy",
+    context_window: 32768,
+    max_output_tokens: 8192,
+    parallel: 2,
+    kv_cache_type: "q8_0",
+    temperature: 0.7,
+  };
 }
 
 /** Flags beat environment variables, which beat the file, which beats the defaults. */
@@ -75,6 +103,7 @@ export function buildConfig(
       shutdown_timeout_ms: file.server?.shutdown_timeout_ms ?? 10_000,
     },
     models: file.models ?? defaultModels(),
+    claude_code_model: file.claude_code_model,
     source,
   };
   checkModelNames(config.models, source);

@@ -42,6 +42,11 @@ export const LlamaModelConfig = Type.Object(
     batch_threads: Type.Optional(Type.Integer({ minimum: 1 })),
     batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
     load: Type.Optional(Type.Union([Type.Literal("eager"), Type.Literal("lazy")])),
+    kv_cache_type: Type.Optional(
+      Type.Union([Type.Literal("f16"), Type.Literal("q8_0"), Type.Literal("q4_0")], {
+        description: "KV-cache element type: q8_0 halves the memory a long window takes, q4_0 quarters it",
+      }),
+    ),
     normalize_claude_code_billing: Type.Optional(Type.Boolean()),
     gpu: Type.Optional(
       Type.Union([
@@ -161,6 +166,9 @@ export const ConfigFile = Type.Object(
     admin_keys: Type.Optional(Type.Array(Type.String({ minLength: 8 }))),
     server: Type.Optional(ServerOptions),
     models: Type.Optional(Type.Array(ModelConfig)),
+    claude_code_model: Type.Optional(
+      Type.String({ minLength: 1, description: "The model `parley claude` uses by default (id or alias)" }),
+    ),
   },
   Strict,
 );
@@ -186,6 +194,8 @@ export interface Config {
   admin_keys: string[];
   server: { body_limit_mb: number; ping_interval_ms: number; shutdown_timeout_ms: number };
   models: ModelConfig[];
+  /** The model `parley claude` uses without `--model`; unset: the `claude-code` alias, else the first model. */
+  claude_code_model?: string;
   /** Where the config came from, for messages. */
   source: string;
 }

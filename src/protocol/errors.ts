@@ -24,6 +24,16 @@ export class ApiError extends Error {
   }
 }
 
+/** Tells clients (the SDKs, Claude Code) that retrying cannot help, so they show the message at once. */
+export const NO_RETRY: Readonly<Record<string, string>> = { "x-should-retry": "false" };
+
+/**
+ * The error for a failure that lasts until someone changes something (a model that cannot load,
+ * an upstream that refuses Parley's credentials or does not know the model): never retried.
+ */
+export const permanentError = (status: number, type: ErrorType, message: string) =>
+  new ApiError(status, type, message, { ...NO_RETRY });
+
 export const invalidRequest = (message: string) => new ApiError(400, "invalid_request_error", message);
 export const authenticationError = (message = "invalid x-api-key") =>
   new ApiError(401, "authentication_error", message);
@@ -37,6 +47,8 @@ export const rateLimited = (message: string, retryAfterSeconds: number) =>
     "retry-after": String(Math.max(1, Math.ceil(retryAfterSeconds))),
   });
 export const apiError = (message = "Internal server error") => new ApiError(500, "api_error", message);
+/** A model Parley cannot serve now (file missing, download impossible, load failed). */
+export const modelUnavailable = (message: string) => permanentError(500, "api_error", message);
 export const timeoutError = (message = "Request timed out") => new ApiError(504, "timeout_error", message);
 export const overloaded = (message = "Overloaded") => new ApiError(529, "overloaded_error", message);
 

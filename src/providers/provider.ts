@@ -4,6 +4,9 @@ export interface ProviderStatus {
   available: boolean;
   /** Why the model cannot serve now, and what fixes it. */
   reason?: string;
+  /** The window and output limit actually served, once known (a loaded local model). */
+  contextWindow?: number;
+  maxOutputTokens?: number;
 }
 
 export interface StreamOptions {

@@ -1,4 +1,4 @@
-import { ApiError } from "../protocol/index.ts";
+import { modelUnavailable } from "../protocol/index.ts";
 import type { Provider, ProviderStatus } from "./provider.ts";
 
 /** A model that cannot serve; every request gets an api_error that says why and how to fix it. */
@@ -17,10 +17,10 @@ export class UnavailableProvider implements Provider {
 
   // biome-ignore lint/correctness/useYield: fails before the first event by design
   async *stream(): AsyncIterable<never> {
-    throw new ApiError(500, "api_error", this.reason);
+    throw modelUnavailable(this.reason);
   }
 
   async countTokens(): Promise<number> {
-    throw new ApiError(500, "api_error", this.reason);
+    throw modelUnavailable(this.reason);
   }
 }

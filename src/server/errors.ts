@@ -7,15 +7,19 @@ import {
   requestTooLarge,
   statusForErrorType,
 } from "../protocol/index.ts";
+import { logErrorReply, logUnexpected } from "./request-log.ts";
 
 /** Statuses the SDK must not retry (it retries 408, 409, 429 and 5xx by default). */
 const shouldRetry = (status: number) => status === 408 || status === 409 || status === 429 || status >= 500;
 
-/** Sends any error as the Anthropic envelope: one place for every status and type. */
+/**
+ * Sends any error as the Anthropic envelope: one place for every status and type. `x-should-retry`
+ * follows the status unless the error set it (a permanent failure says `false`).
+ */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
   return reply
     .code(err.status)
-    .headers({ ...request.rateHeaders, ...err.headers, "x-should-retry": String(shouldRetry(err.status)) })
+    .headers({ ...request.rateHeaders, "x-should-retry": String(shouldRetry(err.status)), ...err.headers })
     .type("application/json")
     .send(err.toEnvelope(String(request.id)));
 }
@@ -46,18 +50,19 @@ export function toEnvelopeError(err: FastifyError | Error, bodyLimitMb: number):
   return apiError();
 }
 
+/** Every error reply gets one log line (see request-log.ts); only unforeseen failures a stack. */
 export function installErrorHandlers(app: FastifyInstance, bodyLimitMb: number): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const apiErr = toEnvelopeError(err, bodyLimitMb);
-    if (apiErr.status >= 500 && !(err instanceof ApiError)) request.log.error({ err }, "unhandled error");
-    else
-      request.log.debug(
-        { status: apiErr.status, type: apiErr.type, error: apiErr.message },
-        "request failed",
-      );
+    if (apiErr.status >= 500) logUnexpected(request, err);
+    logErrorReply(request, apiErr);
     return sendError(request, reply, apiErr);
   });
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, notFound("Not Found")));
+  app.setNotFoundHandler((request, reply) => {
+    const err = notFound("Not Found");
+    logErrorReply(request, err);
+    return sendError(request, reply, err);
+  });
 }
 
 export { statusForErrorType };

@@ -1,5 +1,11 @@
 import type { FastifyRequest } from "fastify";
-import { KNOWN_CREATE_FIELDS, parseApiVersion, parseBetas, type RequestContext } from "../protocol/index.ts";
+import {
+  KNOWN_CREATE_FIELDS,
+  parseApiVersion,
+  parseBetas,
+  type RequestContext,
+  unknownEnumValues,
+} from "../protocol/index.ts";
 
 /** The headers that shape a reply: API version and betas. Unknown betas are fine, logged at debug. */
 export function requestContext(request: FastifyRequest): RequestContext {
@@ -14,8 +20,13 @@ export function requestContext(request: FastifyRequest): RequestContext {
   };
 }
 
-/** Fields a newer client may send that this server does not know yet: accepted, logged at debug. */
+/**
+ * Fields, and values of enum-like fields, that a newer client may send and this server does not
+ * know yet: accepted, logged at debug.
+ */
 export function logUnknownFields(request: FastifyRequest, body: object): void {
   const unknown = Object.keys(body).filter((k) => !KNOWN_CREATE_FIELDS.has(k));
   if (unknown.length) request.log.debug({ fields: unknown }, "unknown request fields accepted");
+  const values = unknownEnumValues(body);
+  if (values.length) request.log.debug({ values }, "unknown enum values accepted");
 }

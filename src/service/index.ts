@@ -1,6 +1,6 @@
 export { generate } from "./generate.ts";
 export {
-  logProviderError,
+  logUnexpected,
   type MessageCall,
   type MessageOutcome,
   MessageService,

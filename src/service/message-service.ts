@@ -67,6 +67,8 @@ export interface MessageOutcome {
   message?: Message;
   status: number;
   tally: UsageTally;
+  /** The run ended in a thrown error, which the caller logs and answers. */
+  thrown?: boolean;
 }
 
 /**
@@ -129,7 +131,8 @@ export class MessageService {
       const e = toApiError(err);
       outcome.status = e.status;
       tally.errorType = e.type;
-      logProviderError(call.log, err);
+      outcome.thrown = true; // the caller reports it (the HTTP error handler writes its log line)
+      logUnexpected(call.log, err);
       throw e;
     } finally {
       release?.();
@@ -168,6 +171,7 @@ export class MessageService {
     this.deps.limiter
       .charge(principal, { input_tokens: tally.input_tokens, output_tokens: tally.output_tokens })
       .catch((err) => call.log.warn({ err }, "charging tokens failed"));
+    if (outcome.thrown) return;
     call.log.info(
       {
         model: entry.config.id,
@@ -182,8 +186,8 @@ export class MessageService {
   }
 }
 
-/** Refusals Parley chose (4xx) are the client's business; only real failures are logged here. */
-export function logProviderError(log: ProviderLogger, err: unknown): void {
-  if (err instanceof ApiError && err.status < 500) return;
+/** An `ApiError` is a reply Parley chose and is logged by whoever sends it; anything else keeps its stack. */
+export function logUnexpected(log: ProviderLogger, err: unknown): void {
+  if (err instanceof ApiError) return;
   log.error({ err }, "provider failed");
 }

@@ -90,7 +90,7 @@ const toolsAndChoice = tools.chain((ts) => {
 const thinking = fc.oneof(
   fc.constant({ type: "disabled" }),
   fc.record(
-    { type: fc.constant("adaptive"), display: fc.constantFrom("summarized", "omitted") },
+    { type: fc.constant("adaptive"), display: fc.constantFrom("summarized", "omitted", "updates", "later") },
     { requiredKeys: ["type"] },
   ),
   fc.record({ type: fc.constant("enabled"), budget_tokens: fc.integer({ min: 1024, max: 1100 }) }),
@@ -273,6 +273,7 @@ const badThinking = fc.oneof(
   fc.constant({ type: "enabled" }),
   fc.integer({ min: -5, max: 1023 }).map((budget_tokens) => ({ type: "enabled", budget_tokens })),
   otherString("enabled", "disabled", "adaptive", "between_tools").map((type) => ({ type })),
+  notString.map((display) => ({ type: "adaptive", display })),
 );
 
 const promptMutations: fc.Arbitrary<Mutation>[] = [
@@ -314,7 +315,8 @@ const promptMutations: fc.Arbitrary<Mutation>[] = [
     "output_config",
     fc.oneof(
       notObject,
-      otherString("low", "medium", "high", "xhigh", "max").map((effort) => ({ effort })),
+      // effort is an open enum (a value newer than Parley is accepted); a wrong type is not.
+      notString.map((effort) => ({ effort })),
     ),
   ),
   setField("speed", otherString("standard", "fast")),

@@ -57,6 +57,29 @@ describe("mock directives", () => {
     );
   });
 
+  it('leaves out Claude Code\'s injected <system-reminder> blocks, so `claude -p "hello parley"` echoes just that', () => {
+    const reminder = "<system-reminder>\nAs you answer, today's date is 2026-12-02.\n</system-reminder>";
+    const script = readScript(
+      request({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: reminder },
+              { type: "text", text: "hello parley", cache_control: { type: "ephemeral" } },
+              { type: "text", text: `  ${reminder}\n` },
+            ],
+          },
+          { role: "system", content: "Environment: linux" },
+        ],
+      }),
+    );
+    expect(script.text).toBe("hello parley");
+    // Text that merely mentions a reminder is the user's own.
+    const mention = "see <system-reminder>x</system-reminder> here";
+    expect(readScript(request({ messages: [{ role: "user", content: mention }] })).text).toBe(mention);
+  });
+
   it("echoes tool results when the last user turn has no text", () => {
     const script = readScript(
       request({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compileValidator, MessageCreateParams } from "../../src/protocol/index.ts";
+import { compileValidator, MessageCreateParams, unknownEnumValues } from "../../src/protocol/index.ts";
 
 const validate = compileValidator(MessageCreateParams);
 const base = { model: "m", max_tokens: 5, messages: [{ role: "user", content: "hi" }] };
@@ -46,9 +46,19 @@ describe("request validation messages", () => {
     ],
     [{ ...base, metadata: { user_id: 5 } }, "metadata.user_id: Input should be a valid string or null"],
     [{ ...base, service_tier: "premium" }, "service_tier: Input should be 'auto' or 'standard_only'"],
+    // Enum-like fields clients extend over time: a new value is accepted, a wrong type is not.
+    [{ ...base, output_config: { effort: "extreme" } }, "ok"],
+    [{ ...base, output_config: { effort: null } }, "ok"],
     [
-      { ...base, output_config: { effort: "extreme" } },
-      "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'",
+      { ...base, output_config: { effort: 3 } },
+      "output_config.effort: Input should be a valid string or null",
+    ],
+    [{ ...base, thinking: { type: "adaptive", display: "updates" } }, "ok"],
+    [{ ...base, thinking: { type: "adaptive", display: "holographic" } }, "ok"],
+    [{ ...base, thinking: { type: "enabled", budget_tokens: 2048, display: null } }, "ok"],
+    [
+      { ...base, thinking: { type: "adaptive", display: true } },
+      "thinking.display: Input should be a valid string or null",
     ],
     [
       {
@@ -67,5 +77,23 @@ describe("request validation messages", () => {
     [{ ...base, cache_control: { type: "persistent" } }, "cache_control.type: Input should be 'ephemeral'"],
   ])("%j → %s", (body, expected) => {
     expect(message(body)).toBe(expected);
+  });
+});
+
+describe("unknown values of enum-like fields", () => {
+  it.each([
+    [base, []],
+    [{ ...base, thinking: { type: "adaptive", display: "updates" } }, []],
+    [{ ...base, output_config: { effort: "max" } }, []],
+    [{ ...base, thinking: { type: "adaptive", display: null } }, []],
+    [
+      { ...base, thinking: { type: "adaptive", display: "holographic" }, output_config: { effort: "ultra" } },
+      [
+        { field: "thinking.display", value: "holographic" },
+        { field: "output_config.effort", value: "ultra" },
+      ],
+    ],
+  ])("%j → %j", (body, expected) => {
+    expect(unknownEnumValues(body)).toEqual(expected);
   });
 });

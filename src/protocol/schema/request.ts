@@ -1,5 +1,6 @@
 import Type, { type Static } from "typebox";
 import { CacheControl, ContentBlockParam, TextBlockParam } from "./blocks.ts";
+import { EFFORT_VALUES, OpenEnum, THINKING_DISPLAY_VALUES } from "./open-enum.ts";
 import { TaggedUnion } from "./tagged.ts";
 
 const Open = { additionalProperties: true } as const;
@@ -61,7 +62,7 @@ export const ToolChoice = TaggedUnion([
   Type.Object({ type: Type.Literal("none") }, Open),
 ]);
 
-const ThinkingDisplay = Type.Optional(Type.Union([Type.Literal("summarized"), Type.Literal("omitted")]));
+const ThinkingDisplay = Type.Optional(OpenEnum(THINKING_DISPLAY_VALUES, "How thinking is shown"));
 
 export const ThinkingConfig = TaggedUnion([
   Type.Object(
@@ -84,7 +85,7 @@ export const JsonSchemaFormat = Type.Object(
 
 export const OutputConfig = Type.Object(
   {
-    effort: Type.Optional(Type.Enum(["low", "medium", "high", "xhigh", "max"])),
+    effort: Type.Optional(OpenEnum(EFFORT_VALUES, "How much effort the model spends")),
     format: Type.Optional(Type.Union([JsonSchemaFormat, Type.Null()])),
   },
   Open,

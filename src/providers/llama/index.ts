@@ -2,6 +2,7 @@ import type { LlamaModelConfig } from "../../config/index.ts";
 import type { ProviderDeps } from "../provider.ts";
 import { LlamaProvider } from "./provider.ts";
 
+export { locateModelFile, ModelFileError } from "./model-file.ts";
 export { LlamaProvider, type LlamaProviderOptions } from "./provider.ts";
 export { type LlamaSettings, llamaSettings } from "./settings.ts";
 

@@ -1,6 +1,14 @@
+import { totalmem } from "node:os";
 import { join } from "node:path";
-import { type ChatWrapper, type LlamaContext, type LlamaModel, resolveChatWrapper } from "node-llama-cpp";
+import {
+  type ChatWrapper,
+  GgmlType,
+  type LlamaContext,
+  type LlamaModel,
+  resolveChatWrapper,
+} from "node-llama-cpp";
 import type { ProviderLogger } from "../provider.ts";
+import { contextBudget, mb, planSlots, type SlotPlan } from "./memory-plan.ts";
 import { locateModelFile } from "./model-file.ts";
 import { sharedLlama } from "./runtime.ts";
 import { DEFAULT_CONTEXT, type LlamaSettings } from "./settings.ts";
@@ -47,16 +55,30 @@ export async function loadModel({
   const model = await llama.loadModel({ modelPath: file, gpuLayers: settings.gpuLayers, loadSignal: signal });
   try {
     const contextSize = settings.contextWindow ?? Math.min(model.trainContextSize, DEFAULT_CONTEXT);
-    const context = await model.createContext({
-      contextSize,
-      sequences: settings.parallel,
-      threads: settings.threads,
-      batchSize: settings.batchSize,
-      createSignal: signal,
-    });
+    const kvType = KV_TYPES[settings.kvCacheType];
+    const plan = await planContext(model, settings, contextSize, kvType);
+    if (plan.reduced) logger.warn({ model: settings.id, context_window: contextSize }, plan.reduced);
+    const context = await model
+      .createContext({
+        contextSize,
+        sequences: plan.parallel,
+        experimentalKvCacheKeyType: kvType,
+        experimentalKvCacheValueType: kvType,
+        threads: settings.threads,
+        batchSize: settings.batchSize,
+        createSignal: signal,
+      })
+      .catch((err: Error) => {
+        // llama.cpp refuses a quantised cache whose block size does not divide the head size.
+        const hint =
+          settings.kvCacheType === "f16"
+            ? ""
+            : `; kv_cache_type ${settings.kvCacheType} may not suit this model, try f16`;
+        throw new Error(`${err.message} (${plan.parallel} × ${contextSize}-token slots${hint})`);
+      });
     const split = splitThreads(context, settings.threads, settings.batchThreads);
     const chatWrapper = resolveChatWrapper(model);
-    const pool = new SlotPool(context, settings.parallel, settings.maxQueue);
+    const pool = new SlotPool(context, plan.parallel, settings.maxQueue);
     logger.info(
       {
         model: settings.id,
@@ -69,7 +91,10 @@ export async function loadModel({
         gpu: llama.gpu,
         gpu_layers: model.gpuLayers,
         context_window: context.contextSize,
-        parallel: settings.parallel,
+        parallel: plan.parallel,
+        kv_cache_type: settings.kvCacheType,
+        context_mb_estimated: mb(plan.estimatedBytes),
+        memory_mb: mb(totalmem()),
         threads: settings.threads,
         batch_threads: split ? settings.batchThreads : settings.threads,
         chat_template: chatWrapper.wrapperName,
@@ -94,4 +119,30 @@ export async function loadModel({
   }
 }
 
-const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const KV_TYPES = { f16: GgmlType.F16, q8_0: GgmlType.Q8_0, q4_0: GgmlType.Q4_0 } as const;
+
+/** The slot count that fits this machine's memory at the configured window (see memory-plan.ts). */
+async function planContext(
+  model: LlamaModel,
+  settings: LlamaSettings,
+  contextSize: number,
+  kvType: GgmlType,
+): Promise<SlotPlan> {
+  const estimates = new Map<number, number>();
+  for (let slots = 1; slots <= settings.parallel; slots++) {
+    const r = await model.fileInsights.estimateContextResourceRequirementsV2({
+      contextSize,
+      sequences: slots,
+      modelGpuLayers: model.gpuLayers,
+      batchSize: settings.batchSize,
+      kvCacheKeyType: kvType,
+      kvCacheValueType: kvType,
+    });
+    estimates.set(slots, r.cpuRam + r.gpuVram);
+  }
+  return planSlots({
+    parallel: settings.parallel,
+    bytesFor: (slots) => estimates.get(slots) ?? 0,
+    budgetBytes: contextBudget(totalmem(), model.size),
+  });
+}

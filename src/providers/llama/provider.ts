@@ -1,6 +1,11 @@
 import type { Llama } from "node-llama-cpp";
 import type { LlamaModelConfig } from "../../config/index.ts";
-import { apiError, invalidRequest, type MessageRequest, type StreamEvent } from "../../protocol/index.ts";
+import {
+  invalidRequest,
+  type MessageRequest,
+  modelUnavailable,
+  type StreamEvent,
+} from "../../protocol/index.ts";
 import type { Provider, ProviderDeps, ProviderStatus, StreamOptions } from "../provider.ts";
 import { dropClaudeCodeBilling } from "./billing.ts";
 import { runGeneration } from "./generate.ts";
@@ -25,7 +30,8 @@ export class LlamaProvider implements Provider {
   private readonly deps: ProviderDeps;
   private readonly modelsDir: string | undefined;
   private loading: Promise<LoadedModel> | undefined;
-  private failure: string | undefined;
+  private loaded: LoadedModel | undefined;
+  private readonly retry = new LoadRetry();
   private readonly closing = new AbortController();
 
   constructor(config: LlamaModelConfig, deps: ProviderDeps, options: LlamaProviderOptions = {}) {
@@ -35,8 +41,17 @@ export class LlamaProvider implements Provider {
   }
 
   status(): ProviderStatus {
-    if (this.failure) return { available: false, reason: this.failure };
-    return { available: true };
+    const failure = this.retry.failure;
+    if (failure) return { available: false, reason: failure };
+    const window = this.loaded?.contextSize;
+    return window
+      ? { available: true, contextWindow: window, maxOutputTokens: this.outputCap(window) }
+      : { available: true };
+  }
+
+  /** Replies are capped at `max_output_tokens`, else half the window. */
+  private outputCap(window: number): number {
+    return this.settings.maxOutputTokens ?? Math.floor(window / 2);
   }
 
   async start(): Promise<void> {
@@ -50,28 +65,47 @@ export class LlamaProvider implements Provider {
     await loaded?.dispose();
   }
 
-  /** The loaded model (loading it once; after a failure the next call tries again). */
+  /**
+   * The loaded model, loading it once. After a failure, requests get the reason at once until the
+   * back-off has passed; the next request then tries again, so a file put in place later or a
+   * network that comes back makes the model work without a restart.
+   */
   model(): Promise<LoadedModel> {
-    if (!this.loading) {
-      this.loading = loadModel({
-        settings: this.settings,
-        dataDir: this.deps.dataDir,
-        logger: this.deps.logger,
-        modelsDir: this.modelsDir,
-        signal: this.closing.signal,
-      }).then(
-        (m) => {
-          this.failure = undefined;
-          return m;
-        },
-        (err: unknown) => {
-          this.loading = undefined;
-          this.failure = `model ${this.settings.id} is unavailable: ${err instanceof Error ? err.message : String(err)}`;
-          this.deps.logger.error({ model: this.settings.id, err }, "llama model failed to load");
-          throw apiError(this.failure);
-        },
-      );
-    }
+    if (this.loading) return this.loading;
+    const failure = this.retry.failure;
+    if (failure && !this.retry.due()) return Promise.reject(modelUnavailable(failure));
+    this.loading = loadModel({
+      settings: this.settings,
+      dataDir: this.deps.dataDir,
+      logger: this.deps.logger,
+      modelsDir: this.modelsDir,
+      signal: this.closing.signal,
+    }).then(
+      (m) => {
+        if (this.retry.failure)
+          this.deps.logger.info({ model: this.settings.id }, "llama model available again");
+        this.retry.succeeded();
+        this.loaded = m;
+        return m;
+      },
+      (err: unknown) => {
+        this.loading = undefined;
+        const reason = `model ${this.settings.id} is unavailable: ${err instanceof Error ? err.message : String(err)}`;
+        const { first, retryInMs } = this.retry.failed(reason);
+        // Once when the model becomes unavailable (or the reason changes); each request logs its own line.
+        if (first)
+          this.deps.logger.warn(
+            { model: this.settings.id, reason, retry_in_ms: retryInMs },
+            "model unavailable",
+          );
+        else
+          this.deps.logger.debug(
+            { model: this.settings.id, reason, retry_in_ms: retryInMs },
+            "model still unavailable",
+          );
+        throw modelUnavailable(reason);
+      },
+    );
     return this.loading;
   }
 
@@ -118,11 +152,24 @@ export class LlamaProvider implements Provider {
    */
   private checkLength(req: MessageRequest, prompt: Prompt, loaded: LoadedModel): number {
     if (req.max_tokens < 1) throw invalidRequest("max_tokens: must be greater than or equal to 1");
-    const cap = this.settings.maxOutputTokens ?? Math.floor(loaded.contextSize / 2);
+    const cap = this.outputCap(loaded.contextSize);
     const maxTokens = Math.min(req.max_tokens, cap);
-    if (prompt.tokens.length + maxTokens > loaded.contextSize) {
+    const window = loaded.contextSize;
+    const input = prompt.tokens.length;
+    if (input >= window) {
+      // The hosted API's words: Claude Code recognises them and compacts instead of giving up.
       throw invalidRequest(
-        `input length and \`max_tokens\` exceed context limit: ${prompt.tokens.length} + ${maxTokens} > ${loaded.contextSize}, decrease input length or \`max_tokens\` and try again`,
+        `prompt is too long: ${input} tokens > ${window - 1} maximum (model ${this.settings.id} serves a ${window}-token window)`,
+      );
+    }
+    if (input + maxTokens > window) {
+      const asked = req.params.max_tokens;
+      const clamped =
+        asked === maxTokens
+          ? `max_tokens ${asked}`
+          : `max_tokens ${asked} requested, clamped to ${maxTokens} by the model's ${this.settings.maxOutputTokens ? "max_output_tokens" : "half-window output limit"}`;
+      throw invalidRequest(
+        `input length and \`max_tokens\` exceed context limit: ${input} + ${maxTokens} > ${window} (${clamped}), decrease input length or \`max_tokens\` and try again`,
       );
     }
     return maxTokens;
@@ -137,6 +184,43 @@ export class LlamaProvider implements Provider {
         `output_config.format.schema: cannot be turned into a grammar: ${(err as Error).message}`,
       );
     }
+  }
+}
+
+/** Back-off between load attempts of a model that failed: 1 s, doubling, at most a minute. */
+export class LoadRetry {
+  failure: string | undefined;
+  private attempts = 0;
+  private nextAt = 0;
+  private readonly now: () => number;
+  private readonly firstDelayMs: number;
+  private readonly maxDelayMs: number;
+
+  constructor(now = () => Date.now(), firstDelayMs = 1_000, maxDelayMs = 60_000) {
+    this.now = now;
+    this.firstDelayMs = firstDelayMs;
+    this.maxDelayMs = maxDelayMs;
+  }
+
+  /** Whether the next load attempt may start now. */
+  due(): boolean {
+    return this.now() >= this.nextAt;
+  }
+
+  /** Records a failed attempt; `first` is true when the model was available before or the reason changed. */
+  failed(reason: string): { first: boolean; retryInMs: number } {
+    const first = this.failure !== reason;
+    const retryInMs = Math.min(this.maxDelayMs, this.firstDelayMs * 2 ** this.attempts);
+    this.attempts++;
+    this.failure = reason;
+    this.nextAt = this.now() + retryInMs;
+    return { first, retryInMs };
+  }
+
+  succeeded(): void {
+    this.failure = undefined;
+    this.attempts = 0;
+    this.nextAt = 0;
   }
 }
 

@@ -17,6 +17,7 @@ export interface LlamaSettings {
   batchThreads: number;
   batchSize?: number;
   load: "eager" | "lazy";
+  kvCacheType: "f16" | "q8_0" | "q4_0";
   download: boolean;
   normalizeBilling: boolean;
   temperature: number;
@@ -45,6 +46,7 @@ export function llamaSettings(config: LlamaModelConfig, cores = availableParalle
     batchThreads: config.batch_threads ?? Math.max(threads, cores),
     batchSize: config.batch_size,
     load: config.load ?? "eager",
+    kvCacheType: config.kv_cache_type ?? "f16",
     download: config.download ?? true,
     normalizeBilling: config.normalize_claude_code_billing ?? true,
     temperature: config.temperature ?? 1,

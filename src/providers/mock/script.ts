@@ -55,11 +55,16 @@ function parseInput(name: string, json: string): Record<string, unknown> {
   throw invalidRequest(`messages: the mock directive [[tool:${name} …]] needs a JSON object as input`);
 }
 
-/** The text of the last user turn: its text blocks, else its tool results. */
+/** A text block that is wholly Claude Code's injected context, not something the user typed. */
+const INJECTED_CONTEXT = /^\s*<system-reminder>[\s\S]*<\/system-reminder>\s*$/;
+
+/** The text of the last user turn: its text blocks (less injected context), else its tool results. */
 function lastUserText(req: MessageRequest): string {
   const turn = [...req.messages].reverse().find((t) => t.role === "user");
   if (!turn) return "";
-  const texts = turn.content.flatMap((b) => (b.type === "text" ? [b.text] : []));
+  const texts = turn.content.flatMap((b) =>
+    b.type === "text" && !INJECTED_CONTEXT.test(b.text) ? [b.text] : [],
+  );
   if (texts.length) return texts.join("\n");
   return turn.content
     .flatMap((b) => (b.type === "tool_result" ? [toolResultText(b.content)] : []))

@@ -1,4 +1,4 @@
-import { ApiError } from "../../protocol/index.ts";
+import { ApiError, permanentError } from "../../protocol/index.ts";
 
 export type FailureKind =
   | "connect"
@@ -105,13 +105,13 @@ export function errorForStatus(
       );
     case 401:
     case 403:
-      return new ApiError(
+      return permanentError(
         500,
         "api_error",
         `The upstream for model ${model} rejected Parley's credentials; the administrator should check its api_key`,
       );
     case 404:
-      return new ApiError(
+      return permanentError(
         500,
         "api_error",
         `The upstream for model ${model} does not know the configured model or path; the administrator should check base_url and upstream_model`,

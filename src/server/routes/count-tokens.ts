@@ -7,7 +7,7 @@ import {
 } from "../../protocol/index.ts";
 import { resolveModel } from "../../router/index.ts";
 import type { AppDeps } from "../deps.ts";
-import { requestContext } from "../request-context.ts";
+import { logUnknownFields, requestContext } from "../request-context.ts";
 
 /**
  * POST /v1/messages/count_tokens: the same rendering the model would see, no generation.
@@ -26,6 +26,7 @@ export async function countTokensRoutes(app: FastifyInstance, deps: AppDeps): Pr
       config: { unlimited: true },
     },
     async (request) => {
+      logUnknownFields(request, request.body);
       const req = toCountRequest(request.body, requestContext(request));
       const principal = request.principal;
       if (!principal) throw new Error("unauthenticated request reached count_tokens");

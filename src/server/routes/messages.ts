@@ -5,9 +5,10 @@ import {
   MessageCreateParams as MessageCreateSchema,
 } from "../../protocol/index.ts";
 import type { RelayedReply } from "../../providers/index.ts";
-import { logProviderError, type ReplyChannel, type UsageTally } from "../../service/index.ts";
+import type { ReplyChannel, UsageTally } from "../../service/index.ts";
 import type { AppDeps } from "../deps.ts";
 import { logUnknownFields, requestContext } from "../request-context.ts";
+import { logStreamError } from "../request-log.ts";
 import { sendStream } from "../send-stream.ts";
 
 /** POST /v1/messages: the HTTP edge of the message service (SSE, folded JSON or relayed bytes). */
@@ -51,7 +52,7 @@ function httpChannel(
         pingIntervalMs: deps.config.server.ping_interval_ms,
         signal,
         tally,
-        onError: (err) => logProviderError(request.log, err),
+        onError: (err) => logStreamError(request, err),
       }),
     sendRelayed: (relayed, tally) => sendRelayed(reply, relayed, request.rateHeaders, tally),
   };

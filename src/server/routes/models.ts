@@ -41,7 +41,7 @@ export async function modelsRoutes(app: FastifyInstance, deps: AppDeps): Promise
         models: page.map((e) => ({
           name: e.config.id,
           type: "model",
-          context_window: e.config.context_window ?? null,
+          context_window: e.provider.status().contextWindow ?? e.config.context_window ?? null,
         })),
       };
     },
@@ -88,8 +88,8 @@ function modelInfo(e: ModelEntry) {
     id: c.id,
     display_name: c.display_name ?? c.id,
     created_at: e.createdAt,
-    max_input_tokens: c.context_window ?? null,
-    max_tokens: c.max_output_tokens ?? null,
+    max_input_tokens: status.contextWindow ?? c.context_window ?? null,
+    max_tokens: status.maxOutputTokens ?? c.max_output_tokens ?? null,
     capabilities: {
       batch: supported(false),
       citations: supported(false),
