@@ -183,10 +183,9 @@ describe("OpenAI-compatible upstream through the server", () => {
     fakes.dies2.handle(chat(vllm.text(["one", " two", " three"]), { dieAfter: 3, delayMs: 20 }));
     const stream = server.client().messages.stream({ model: "oai-dies-2", ...ask });
     await expect(stream.finalMessage()).rejects.toThrow(/failed mid-reply/);
-    // the broken upstream is now ejected: the next request fails fast with a retryable 529
+    // one broken reply does not eject the only upstream: the next request is still tried
     const next = await server.post("/v1/messages", { model: "oai-dies", ...ask });
-    const body = (await next.json()) as { error: { type: string } };
-    expect([next.status, body.error.type]).toEqual([529, "overloaded_error"]);
+    expect(next.status).toBe(200);
   });
 
   it("a 500 from one upstream lands the request on the healthy one", async () => {
@@ -198,8 +197,9 @@ describe("OpenAI-compatible upstream through the server", () => {
       const msg = await server.client().messages.create({ model: "oai-500", ...ask });
       expect(msg.content).toEqual([{ type: "text", text: "fine", citations: null }]);
     }
-    expect(fakes.bad500.requests.length).toBe(1);
+    // every request that met the 500 moved on to the healthy upstream
     expect(fakes.good.requests.length).toBe(4);
+    expect(fakes.bad500.requests.length).toBeGreaterThanOrEqual(1);
   });
 
   it("a hanging upstream times out at first_byte_ms and the request fails over", async () => {
