@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   ApiError,
@@ -81,12 +82,13 @@ async function runMessage(
       });
       return reply;
     }
-    const message = await foldStream(events);
+    const message = await foldStream(tally.watch(events));
     tally.observeMessage(message);
     return message;
   } catch (err) {
     const e = toApiError(err);
     status = e.status;
+    if (abort.signal.aborted) tally.cutShort = true;
     tally.errorType = e.type;
     logProviderError(request, err);
     throw e;
@@ -116,7 +118,8 @@ async function sendRelayed(
   });
   for await (const chunk of relayed.body) {
     tally.firstDeltaAt ??= performance.now();
-    if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once("drain", r));
+    // A client that left never drains: stop waiting, the upstream is cancelled by the abort.
+    if (!reply.raw.write(chunk)) await Promise.race([once(reply.raw, "drain"), once(reply.raw, "close")]);
   }
   reply.raw.end();
   const usage = await relayed.usage;
@@ -142,7 +145,7 @@ function finishRecord(
     output_tokens: tally.output_tokens,
     cache_creation_input_tokens: tally.cache_creation_input_tokens,
     cache_read_input_tokens: tally.cache_read_input_tokens,
-    status: t.status,
+    status: tally.statusFor(t.status),
     error_type: tally.errorType,
     streamed: req.stream,
     latency_ms: Math.round(ended - t.started),
@@ -157,7 +160,7 @@ function finishRecord(
   request.log.info(
     {
       model: entry.config.id,
-      status: t.status,
+      status: tally.statusFor(t.status),
       stream: req.stream,
       in: tally.input_tokens,
       out: tally.output_tokens,
