@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelConfig } from "../src/config/index.ts";
+import { toAnthropicToolId as toolId } from "../src/providers/openai/index.ts";
 import {
   type FakeUpstream,
   hang,
@@ -106,11 +107,14 @@ describe("OpenAI-compatible upstream through the server", () => {
     const msg = await stream.finalMessage();
     expect(msg).toMatchObject({
       model: "claude-sonnet-4-5",
-      content: [{ type: "tool_use", id: "chatcmpl-tool-1", name: "get_weather", input: { city: "Paris" } }],
+      content: [
+        { type: "tool_use", id: toolId("chatcmpl-tool-1"), name: "get_weather", input: { city: "Paris" } },
+      ],
       stop_reason: "tool_use",
       usage: { input_tokens: 31, output_tokens: 9 },
     });
-    expect(deltas).toEqual(['{"ci', 'ty": "Pa', 'ris"}']);
+    // Assembled and checked against the schema before it is sent: one delta with the whole input.
+    expect(deltas).toEqual(['{"city":"Paris"}']);
     const sent = fakes.tools.requests.at(-1);
     expect(sent?.path).toBe("/v1/chat/completions");
     expect(sent?.headers.authorization).toBe(`Bearer ${UPSTREAM_KEY}`);
@@ -142,15 +146,14 @@ describe("OpenAI-compatible upstream through the server", () => {
     const events = parseSse(await res.text());
     const blocks = events.filter((e) => e.event === "content_block_start").map((e) => e.data.content_block);
     expect(blocks).toEqual([
-      { type: "tool_use", id: "call_1", name: "get_weather", input: {} },
-      { type: "tool_use", id: "call_2", name: "get_weather", input: {} },
+      { type: "tool_use", id: toolId("call_1"), name: "get_weather", input: {} },
+      { type: "tool_use", id: toolId("call_2"), name: "get_weather", input: {} },
     ]);
     const jsonDeltas = events
       .filter((e) => e.event === "content_block_delta")
       .map((e) => [e.data.index, (e.data.delta as { partial_json: string }).partial_json]);
     expect(jsonDeltas).toEqual([
-      [0, '{"city":'],
-      [0, '"Paris"}'],
+      [0, '{"city":"Paris"}'],
       [1, '{"city":"Oslo"}'],
     ]);
     const msg = await server.client().messages.create({ model: "oai-tools", ...ask, tools: [weather] });
@@ -180,10 +183,9 @@ describe("OpenAI-compatible upstream through the server", () => {
     fakes.dies2.handle(chat(vllm.text(["one", " two", " three"]), { dieAfter: 3, delayMs: 20 }));
     const stream = server.client().messages.stream({ model: "oai-dies-2", ...ask });
     await expect(stream.finalMessage()).rejects.toThrow(/failed mid-reply/);
-    // the broken upstream is now ejected: the next request fails fast with a retryable 529
+    // one broken reply does not eject the only upstream: the next request is still tried
     const next = await server.post("/v1/messages", { model: "oai-dies", ...ask });
-    const body = (await next.json()) as { error: { type: string } };
-    expect([next.status, body.error.type]).toEqual([529, "overloaded_error"]);
+    expect(next.status).toBe(200);
   });
 
   it("a 500 from one upstream lands the request on the healthy one", async () => {
@@ -195,8 +197,9 @@ describe("OpenAI-compatible upstream through the server", () => {
       const msg = await server.client().messages.create({ model: "oai-500", ...ask });
       expect(msg.content).toEqual([{ type: "text", text: "fine", citations: null }]);
     }
-    expect(fakes.bad500.requests.length).toBe(1);
+    // every request that met the 500 moved on to the healthy upstream
     expect(fakes.good.requests.length).toBe(4);
+    expect(fakes.bad500.requests.length).toBeGreaterThanOrEqual(1);
   });
 
   it("a hanging upstream times out at first_byte_ms and the request fails over", async () => {

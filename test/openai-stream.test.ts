@@ -7,6 +7,8 @@ import {
   OpenAIChunkTranslator,
   promptUsageFrom,
   stopReasonFor,
+  toAnthropicToolId,
+  toUpstreamToolId,
 } from "../src/providers/openai/index.ts";
 import { llamaServer, ollama, vllm } from "./fakes/openai-chunks.ts";
 
@@ -98,16 +100,14 @@ describe("vLLM streams", () => {
     expect(message.usage).toMatchObject({ input_tokens: 24, output_tokens: 3, cache_read_input_tokens: 96 });
   });
 
-  it("a tool call streamed in fragments becomes one tool_use block with input_json_delta per fragment", () => {
+  it("a tool call streamed in fragments becomes one tool_use block with the assembled, checked input", () => {
     const chunks = vllm.toolCalls([
       { id: "chatcmpl-tool-8f1e", name: "get_weather", fragments: ['{"city": "', "Par", 'is", "days": 2}'] },
     ]);
     const { events, message } = run(chunks);
     expect(shape(events)).toEqual([
       ["start", 0, "tool_use"],
-      ["delta", 0, '{"city": "'],
-      ["delta", 0, "Par"],
-      ["delta", 0, 'is", "days": 2}'],
+      ["delta", 0, '{"city":"Paris","days":2}'],
       ["stop", 0],
       [
         "message_delta",
@@ -118,7 +118,12 @@ describe("vLLM streams", () => {
       ["message_stop"],
     ]);
     expect(message.content).toEqual([
-      { type: "tool_use", id: "chatcmpl-tool-8f1e", name: "get_weather", input: { city: "Paris", days: 2 } },
+      {
+        type: "tool_use",
+        id: toAnthropicToolId("chatcmpl-tool-8f1e"),
+        name: "get_weather",
+        input: { city: "Paris", days: 2 },
+      },
     ]);
   });
 
@@ -128,19 +133,19 @@ describe("vLLM streams", () => {
       { id: "call_b", name: "get_time", fragments: ['{"tz":"Europe/Oslo"}'] },
     ]);
     const { events, message } = run(chunks);
-    expect(shape(events).slice(0, 8)).toEqual([
+    expect(shape(events)).toEqual([
       ["start", 0, "tool_use"],
-      ["delta", 0, '{"city":'],
-      ["delta", 0, '"Paris"}'],
+      ["delta", 0, '{"city":"Paris"}'],
       ["stop", 0],
       ["start", 1, "tool_use"],
       ["delta", 1, '{"tz":"Europe/Oslo"}'],
       ["stop", 1],
       ["message_delta", "tool_use", null, expect.anything()],
+      ["message_stop"],
     ]);
     expect(message.content.map((b) => (b.type === "tool_use" ? [b.id, b.input] : b.type))).toEqual([
-      ["call_a", { city: "Paris" }],
-      ["call_b", { tz: "Europe/Oslo" }],
+      [toAnthropicToolId("call_a"), { city: "Paris" }],
+      [toAnthropicToolId("call_b"), { tz: "Europe/Oslo" }],
     ]);
   });
 
@@ -248,7 +253,7 @@ describe("llama-server streams", () => {
       llamaServer.chunk({}, "tool_calls", { prompt: 50, completion: 12 }),
     ]);
     expect(message.content).toEqual([
-      { type: "tool_use", id: "Xq3kP0aZ", name: "get_weather", input: { city: "Rome" } },
+      { type: "tool_use", id: toAnthropicToolId("Xq3kP0aZ"), name: "get_weather", input: { city: "Rome" } },
     ]);
     expect(message.stop_reason).toBe("tool_use");
   });
@@ -351,21 +356,109 @@ describe("broken streams", () => {
     );
   });
 
-  it("arguments for a tool call that was already closed are refused", () => {
+  it("a stream with [DONE] but no choice at all is an error, not an empty end_turn", () => {
     const t = new OpenAIChunkTranslator(options);
-    t.push(
-      vllm.chunk({
-        tool_calls: [{ id: "a", index: 0, function: { name: "f", arguments: "{" } }],
-      }) as OpenAIChunk,
+    t.push({ id: "x", object: "chat.completion.chunk" });
+    expect(() => t.end(true)).toThrow(expect.objectContaining({ status: 500, type: "api_error" }));
+  });
+});
+
+describe("tool calls: assembly, repair and validation", () => {
+  const weather = {
+    name: "get_weather",
+    input_schema: {
+      type: "object" as const,
+      properties: { city: { type: "string" }, days: { type: "integer" } },
+      required: ["city"],
+    },
+  };
+  const tools = [weather];
+  const call = (index: number, args: string, id?: string, name?: string) =>
+    vllm.chunk({
+      tool_calls: [
+        { index, ...(id ? { id } : {}), function: { ...(name ? { name } : {}), arguments: args } },
+      ],
+    });
+  const finish = vllm.chunk({}, "tool_calls");
+
+  it("parallel calls whose argument fragments interleave are assembled per call index", () => {
+    const { message } = run(
+      [
+        call(0, '{"ci', "call_a", "get_weather"),
+        call(1, '{"city":', "call_b", "get_weather"),
+        call(0, 'ty":"Paris"}'),
+        call(1, '"Oslo","days":3}'),
+        finish,
+      ],
+      { tools },
     );
-    t.push(
-      vllm.chunk({
-        tool_calls: [{ id: "b", index: 1, function: { name: "g", arguments: "{}" } }],
-      }) as OpenAIChunk,
+    expect(message.content).toEqual([
+      { type: "tool_use", id: toAnthropicToolId("call_a"), name: "get_weather", input: { city: "Paris" } },
+      {
+        type: "tool_use",
+        id: toAnthropicToolId("call_b"),
+        name: "get_weather",
+        input: { city: "Oslo", days: 3 },
+      },
+    ]);
+    expect(message.stop_reason).toBe("tool_use");
+  });
+
+  it.each([
+    ["cut off", '{"city": "Paris"', { city: "Paris" }],
+    ["single quotes and a trailing comma", "{'city': 'Paris',}", { city: "Paris" }],
+    ["Python literals", '{"city": "Paris", "days": None}', null],
+  ])("repairs broken JSON (%s) when the result fits the schema", (_name, args, input) => {
+    const { message, translator } = run([call(0, args, "c1", "get_weather"), finish], { tools });
+    if (input === null) {
+      // repaired to {"days": null}, which the schema refuses: text, not a tool_use
+      expect(message.content[0].type).toBe("text");
+      return;
+    }
+    expect(message.content).toEqual([
+      { type: "tool_use", id: toAnthropicToolId("c1"), name: "get_weather", input },
+    ]);
+    expect(translator.repairedToolCalls).toBe(1);
+  });
+
+  it.each([
+    ["an array", "[1, 2]", "an array, not a JSON object"],
+    ["a string", '"Paris"', "a string, not a JSON object"],
+    ["missing a required field", '{"days": 2}', "do not match input_schema"],
+    ["of the wrong type", '{"city": 7}', "do not match input_schema"],
+  ])("arguments that are %s become a text block with the raw arguments, not tool_use", (_n, args, why) => {
+    const { message, translator } = run([call(0, args, "c1", "get_weather"), finish], { tools });
+    expect(message.stop_reason).toBe("end_turn");
+    expect(message.content).toHaveLength(1);
+    const block = message.content[0];
+    expect(block.type).toBe("text");
+    const text = (block as { text: string }).text;
+    expect(text).toContain(why);
+    expect(text).toContain(`Raw arguments: ${args}`);
+    expect(translator.rejectedToolCalls).toEqual([
+      { name: "get_weather", reason: expect.stringContaining(why) },
+    ]);
+  });
+
+  it("a call to a tool the request does not define is refused; a valid sibling still goes out", () => {
+    const { message } = run(
+      [call(0, '{"city":"Rome"}', "c1", "get_weather"), call(1, "{}", "c2", "rm_rf"), finish],
+      { tools },
     );
-    expect(() =>
-      t.push(vllm.chunk({ tool_calls: [{ index: 0, function: { arguments: "}" } }] }) as OpenAIChunk),
-    ).toThrow(/interleaved/);
+    expect(message.content.map((b) => b.type)).toEqual(["tool_use", "text"]);
+    expect((message.content[1] as { text: string }).text).toContain('no tool named "rm_rf"');
+    expect(message.stop_reason).toBe("tool_use");
+  });
+
+  it("upstream ids become toolu_ ids and map back unchanged; Parley's own ids pass as they are", () => {
+    for (const id of ["call_abc123", "chatcmpl-tool-8f1e", "Xq3kP0aZ"]) {
+      const mapped = toAnthropicToolId(id);
+      expect(mapped).toMatch(/^toolu_[0-9a-zA-Z]+$/);
+      expect(toUpstreamToolId(mapped)).toBe(id);
+    }
+    expect(toAnthropicToolId("toolu_01abc")).toBe("toolu_01abc");
+    expect(toUpstreamToolId("toolu_01abc")).toBe("toolu_01abc");
+    expect(toUpstreamToolId("toolu_x00ff")).toBe("toolu_x00ff");
   });
 });
 
@@ -405,11 +498,26 @@ describe("fromOpenAIResponse", () => {
       content: [
         { type: "thinking", thinking: "Plan." },
         { type: "text", text: "Calling." },
-        { type: "tool_use", id: "call_9", name: "f", input: { x: 1 } },
+        { type: "tool_use", id: toAnthropicToolId("call_9"), name: "f", input: { x: 1 } },
       ],
       stop_reason: "tool_use",
       usage: { input_tokens: 18, cache_read_input_tokens: 32, output_tokens: 9 },
     });
+  });
+
+  it.each([
+    [
+      "an error body",
+      { error: { message: "model overloaded", type: "server_error" } },
+      "failed while replying",
+    ],
+    ["no choices", { id: "chatcmpl-1", object: "chat.completion" }, "without choices"],
+    ["an empty choices list", { choices: [] }, "without choices"],
+    ["a choice without a message", { choices: [{ index: 0, finish_reason: "stop" }] }, "without choices"],
+  ])("a 200 with %s is an api_error, never an empty end_turn", (_n, body, message) => {
+    expect(() => fromOpenAIResponse(body as never, options)).toThrow(
+      expect.objectContaining({ status: 500, type: "api_error", message: expect.stringContaining(message) }),
+    );
   });
 
   it("cuts the text at a stop sequence beyond the upstream's limit", () => {

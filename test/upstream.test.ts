@@ -13,10 +13,13 @@ import {
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 describe("CircuitBreaker", () => {
-  it("ejects for a back-off that doubles per consecutive failure, lets one trial through, and closes on success", () => {
+  it("ejects after several failures in a row, for a back-off that doubles per ejection, one trial at a time", () => {
     let now = 0;
-    const b = new CircuitBreaker({ baseMs: 1000, maxMs: 5000, now: () => now });
+    const b = new CircuitBreaker({ baseMs: 1000, maxMs: 5000, consecutive: 3, now: () => now });
     expect(b.state).toBe("closed");
+    b.onFailure();
+    b.onFailure();
+    expect([b.state, b.canTry()]).toEqual(["closed", true]);
     b.onFailure();
     expect([b.state, b.retryInMs, b.canTry()]).toEqual(["open", 1000, false]);
     now = 1000;
@@ -37,6 +40,56 @@ describe("CircuitBreaker", () => {
     expect([b.state, b.consecutiveFailures]).toEqual(["closed", 0]);
   });
 
+  it("a success in between resets the run; a failure rate over the window ejects", () => {
+    let now = 0;
+    const b = new CircuitBreaker({
+      baseMs: 1000,
+      maxMs: 5000,
+      consecutive: 3,
+      minSamples: 10,
+      failureRate: 0.6,
+      windowMs: 10_000,
+      now: () => now,
+    });
+    // 30 % failures, never two in a row: stays in
+    for (let i = 0; i < 100; i++) {
+      now += 10;
+      if (i % 10 === 0 || i % 10 === 3 || i % 10 === 6) b.onFailure();
+      else b.onSuccess();
+    }
+    expect(b.state).toBe("closed");
+    now += 20_000;
+    // 2 of 3 failing, never 3 in a row: the rate ejects
+    for (let i = 0; i < 30 && b.state === "closed"; i++) {
+      now += 10;
+      if (i % 3 === 0) b.onSuccess();
+      else b.onFailure();
+    }
+    expect(b.state).toBe("open");
+  });
+
+  it("old outcomes leave the window", () => {
+    let now = 0;
+    const b = new CircuitBreaker({
+      baseMs: 1000,
+      maxMs: 5000,
+      consecutive: 100,
+      minSamples: 4,
+      failureRate: 0.5,
+      windowMs: 1000,
+      now: () => now,
+    });
+    b.onFailure();
+    b.onSuccess();
+    b.onFailure();
+    now = 5000;
+    b.onSuccess();
+    b.onSuccess();
+    b.onSuccess();
+    b.onFailure();
+    expect(b.state).toBe("closed");
+  });
+
   it("stays out at least as long as the upstream's retry-after", () => {
     const b = new CircuitBreaker({ baseMs: 1000, maxMs: 60_000, now: () => 0 });
     b.onFailure(30_000);
@@ -49,7 +102,7 @@ describe("UpstreamPool.pick", () => {
     new UpstreamPool(["http://127.0.0.1:1/v1", "http://127.0.0.1:2/v1", "http://127.0.0.1:3/v1"], {
       model: "m",
       timeouts: { connectMs: 100, firstByteMs: 100, idleMs: 100 },
-      breaker: { baseMs: 1000, maxMs: 1000 },
+      breaker: { baseMs: 1000, maxMs: 1000, consecutive: 1 },
       logger: silent,
       secrets: [],
     });

@@ -1,3 +1,4 @@
+export { deltaTokens } from "./delta-tokens.ts";
 export * from "./errors.ts";
 export { foldStream, StreamFolder, statusForErrorType } from "./fold.ts";
 export { newMessageId, newRequestId, newToolUseId } from "./ids.ts";

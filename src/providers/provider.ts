@@ -40,9 +40,14 @@ export interface RelayedReply {
   status: number;
   headers: Record<string, string>;
   body: AsyncIterable<Uint8Array>;
-  /** Settles once `body` has been read: the usage the upstream reported, for records and limits. */
+  /**
+   * Settles once `body` has been read: the usage the upstream reported, for records and limits.
+   * When the reply ended early, `output_tokens` counts what was relayed until then, and
+   * `cut_short` says the client left.
+   */
   usage: Promise<
-    { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number } | undefined
+    | { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number; cut_short?: boolean }
+    | undefined
   >;
 }
 

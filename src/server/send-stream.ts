@@ -37,6 +37,7 @@ export async function sendStream(
   const pinger = setInterval(() => {
     if (performance.now() - lastWrite >= opts.pingIntervalMs) void send(PING);
   }, opts.pingIntervalMs / 2);
+  let ended = first.done === true;
   try {
     if (!first.done) {
       opts.tally.observe(first.value);
@@ -45,10 +46,17 @@ export async function sendStream(
     }
     while (!first.done && !opts.signal.aborted) {
       const next = await it.next();
-      if (next.done) break;
+      if (next.done) {
+        ended = true;
+        break;
+      }
       opts.tally.observe(next.value);
+      if (next.value.type === "message_stop") ended = true;
       await send(encodeEvent(next.value));
-      if (next.value.type === "error") break;
+      if (next.value.type === "error") {
+        ended = true;
+        break;
+      }
     }
   } catch (err) {
     if (!opts.signal.aborted) {
@@ -58,6 +66,8 @@ export async function sendStream(
       await send(encodeEvent({ type: "error", error: { type: e.type, message: e.message } }));
     }
   } finally {
+    // The client left before the reply was over: the record says so, and the tally holds what was generated.
+    if (opts.signal.aborted && !ended) opts.tally.cutShort = true;
     clearInterval(pinger);
     it.return?.().catch(() => {});
     res.end();

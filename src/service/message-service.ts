@@ -124,12 +124,13 @@ export class MessageService {
         await channel.sendEvents(events, tally);
         return outcome;
       }
-      outcome.message = await foldStream(events);
+      outcome.message = await foldStream(tally.watch(events));
       tally.observeMessage(outcome.message);
       return outcome;
     } catch (err) {
       const e = toApiError(err);
       outcome.status = e.status;
+      if (abort.signal.aborted) tally.cutShort = true;
       tally.errorType = e.type;
       outcome.thrown = true; // the caller reports it (the HTTP error handler writes its log line)
       logUnexpected(call.log, err);
@@ -161,7 +162,7 @@ export class MessageService {
       output_tokens: tally.output_tokens,
       cache_creation_input_tokens: tally.cache_creation_input_tokens,
       cache_read_input_tokens: tally.cache_read_input_tokens,
-      status,
+      status: tally.statusFor(status),
       error_type: tally.errorType,
       streamed: request.stream,
       latency_ms: Math.round(ended - t.started),
@@ -175,7 +176,7 @@ export class MessageService {
     call.log.info(
       {
         model: entry.config.id,
-        status,
+        status: tally.statusFor(status),
         stream: request.stream,
         in: tally.input_tokens,
         out: tally.output_tokens,

@@ -96,7 +96,9 @@ export class AnthropicProvider implements RelayingProvider {
     const usage = new Promise<RelayUsage | undefined>((r) => {
       settle = r;
     });
-    const body = this.relayFrames(reply, reader, requestId, () => settle(reader.usage));
+    const body = this.relayFrames(reply, reader, requestId, (clientLeft) =>
+      settle(reader.settledUsage(clientLeft)),
+    );
     return { status: 200, headers: { ...SSE_HEADERS }, body, usage };
   }
 
@@ -191,8 +193,9 @@ export class AnthropicProvider implements RelayingProvider {
     reply: UpstreamReply,
     reader: SseFrameReader,
     requestId: string,
-    done: () => void,
+    done: (clientLeft: boolean) => void,
   ): AsyncGenerator<Uint8Array> {
+    let clientLeft = false;
     try {
       for await (const bytes of reply.body) {
         const frames = reader.push(bytes);
@@ -201,11 +204,12 @@ export class AnthropicProvider implements RelayingProvider {
       if (!reader.sawStop) throw new Error("stream ended without message_stop");
     } catch (err) {
       const e = this.midStream(err, reply, requestId);
-      if (e.status !== 499)
+      clientLeft = e.status === 499;
+      if (!clientLeft)
         yield Buffer.from(encodeEvent({ type: "error", error: { type: e.type, message: e.message } }));
     } finally {
       reply.finish("cancelled");
-      done();
+      done(clientLeft);
     }
   }
 

@@ -30,6 +30,7 @@ export class OpenAIProvider implements Provider {
   private readonly headers: Record<string, string>;
   private readonly tokenizer: UpstreamTokenizer;
   private readonly secrets: string[];
+  private reportsStopReason = false;
 
   constructor(config: OpenAIModelConfig, deps: ProviderDeps) {
     this.config = config;
@@ -68,6 +69,7 @@ export class OpenAIProvider implements Provider {
       apiVersion: req.context.apiVersion,
       stopSequences: req.stop_sequences,
       estimatedInputTokens: estimateTokens(body),
+      tools: req.tools,
     };
     const reply = await this.pool.send(
       () => ({
@@ -79,10 +81,22 @@ export class OpenAIProvider implements Provider {
       }),
       { signal, requestId },
     );
+    const t = new OpenAIChunkTranslator(options);
     try {
-      if (req.stream) yield* this.translateStream(reply, options, requestId);
-      else yield* fromOpenAIResponse(await this.readJson<OpenAIResponse>(reply, requestId), options);
+      if (req.stream) yield* this.translateStream(reply, t, requestId);
+      else {
+        const res = await this.readJson<OpenAIResponse>(reply, requestId);
+        let events: StreamEvent[];
+        try {
+          events = fromOpenAIResponse(res, options, t);
+        } catch (err) {
+          throw this.midStream(err, reply, requestId);
+        }
+        this.learn(t);
+        yield* events;
+      }
     } finally {
+      this.noteToolCalls(t, requestId);
       reply.finish("cancelled");
     }
   }
@@ -104,20 +118,42 @@ export class OpenAIProvider implements Provider {
     return estimateTokens(body);
   }
 
+  /**
+   * Stop sequences go upstream only once the upstream has shown that it names the one it matched
+   * (vLLM's `stop_reason`); otherwise Parley matches them itself, since an upstream that strips
+   * the sequence without saying so would turn `stop_sequence` into `end_turn`.
+   */
   private translateOptions() {
+    const max = this.config.max_stop_sequences ?? DEFAULT_MAX_STOP_SEQUENCES;
     return {
       model: this.config.upstream_model ?? this.config.id,
-      maxStopSequences: this.config.max_stop_sequences ?? DEFAULT_MAX_STOP_SEQUENCES,
+      maxStopSequences: this.reportsStopReason ? max : 0,
       topK: this.config.top_k ?? true,
     };
   }
 
+  private learn(t: OpenAIChunkTranslator): void {
+    if (t.reportsStopReason) this.reportsStopReason = true;
+  }
+
+  private noteToolCalls(t: OpenAIChunkTranslator, requestId: string): void {
+    if (t.repairedToolCalls > 0)
+      this.logger.info(
+        { model: this.config.id, requestId, repaired: t.repairedToolCalls },
+        "repaired the JSON of the upstream's tool call",
+      );
+    for (const r of t.rejectedToolCalls)
+      this.logger.warn(
+        { model: this.config.id, requestId, tool: r.name, reason: r.reason },
+        "upstream tool call had invalid arguments; sent as text instead",
+      );
+  }
+
   private async *translateStream(
     reply: UpstreamReply,
-    options: ChunkTranslatorOptions,
+    t: OpenAIChunkTranslator,
     requestId: string,
   ): AsyncGenerator<StreamEvent> {
-    const t = new OpenAIChunkTranslator(options);
     const data: string[] = [];
     const parser = createParser({ onEvent: (e) => data.push(e.data) });
     const decoder = new TextDecoder();
@@ -138,6 +174,7 @@ export class OpenAIProvider implements Provider {
       throw this.midStream(err, reply, requestId);
     }
     reply.finish("ok");
+    this.learn(t);
     yield* tail;
   }
 

@@ -8,6 +8,7 @@ import {
   type Turn,
   unsupportedFeature,
 } from "../../protocol/index.ts";
+import { toUpstreamToolId } from "./tool-ids.ts";
 import type {
   OpenAIContentPart,
   OpenAIMessage,
@@ -79,7 +80,7 @@ function assistantMessage(turn: Turn): Extract<OpenAIMessage, { role: "assistant
     b.type === "tool_use"
       ? [
           {
-            id: b.id,
+            id: toUpstreamToolId(b.id),
             type: "function" as const,
             function: { name: b.name, arguments: JSON.stringify(b.input) },
           },
@@ -97,7 +98,7 @@ function userMessages(turn: Turn): OpenAIMessage[] {
   for (const b of turn.content) {
     if (b.type === "tool_result") {
       const { text, images } = toolResult(b);
-      messages.push({ role: "tool", tool_call_id: b.tool_use_id, content: text });
+      messages.push({ role: "tool", tool_call_id: toUpstreamToolId(b.tool_use_id), content: text });
       parts.push(...images);
     } else parts.push(...contentParts(b));
   }

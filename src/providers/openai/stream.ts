@@ -6,8 +6,11 @@ import {
   type StopReason,
   StopSequenceMatcher,
   type StreamEvent,
+  type ToolParam,
 } from "../../protocol/index.ts";
 import { matchedStopSequence, promptUsageFrom, stopReasonFor } from "./finish.ts";
+import { toAnthropicToolId } from "./tool-ids.ts";
+import { checkToolInput } from "./tool-input.ts";
 import type { OpenAIChunk, OpenAIDelta, OpenAIToolCallDelta, OpenAIUsage } from "./types.ts";
 
 export interface ChunkTranslatorOptions {
@@ -18,15 +21,25 @@ export interface ChunkTranslatorOptions {
   stopSequences: string[];
   /** Input tokens to report if the upstream never sends usage. */
   estimatedInputTokens?: number;
+  /** The request's tools: a tool call is checked against its `input_schema` before it is sent. */
+  tools?: readonly ToolParam[];
 }
 
 interface ToolCallState {
   id: string;
   name: string;
-  /** Argument text that arrived before the call's name. */
-  pending: string;
-  state: "waiting" | "open" | "closed";
+  /** The argument text so far; fragments are assembled per call index, in any interleaving. */
+  args: string;
 }
+
+/** A tool call whose arguments could not be made valid: sent as text instead, and logged. */
+export interface RejectedToolCall {
+  name: string;
+  reason: string;
+}
+
+/** How much of a rejected call's raw arguments the explanatory text block quotes. */
+const MAX_QUOTED_ARGUMENTS = 4000;
 
 /** Thrown when an upstream stream is broken; `detail` is for logs only. */
 export class UpstreamStreamError extends ApiError {
@@ -38,24 +51,32 @@ export class UpstreamStreamError extends ApiError {
 }
 
 /**
- * The state machine from Chat Completions chunks to Anthropic stream events. Text, reasoning
- * and tool-call argument fragments go out as they arrive; each tool call opens its own
- * tool_use block; the final `message_delta` waits for the usage chunk that follows
- * `finish_reason` (vLLM and OpenAI send it separately, llama-server in the same chunk).
+ * The state machine from Chat Completions chunks to Anthropic stream events. Text and reasoning
+ * go out as they arrive. Tool-call fragments are assembled per call index (upstreams may
+ * interleave parallel calls) and each call goes out whole once the upstream finished: repaired
+ * if its JSON is broken, checked against the tool's schema, and sent as a text block saying why
+ * when it cannot be made valid, so a client never gets `tool_use` with broken input. The final
+ * `message_delta` waits for the usage chunk that follows `finish_reason` (vLLM and OpenAI send it
+ * separately, llama-server in the same chunk).
  */
 export class OpenAIChunkTranslator {
   private readonly out: MessageStream;
   private readonly matcher: StopSequenceMatcher;
   private readonly options: ChunkTranslatorOptions;
   private readonly calls = new Map<number, ToolCallState>();
-  private openCall: number | undefined;
   private started = false;
+  private sawChoice = false;
   private finishReason: string | null | undefined;
   private upstreamStop: unknown;
   private usage: OpenAIUsage | undefined;
   private fragments = 0;
   /** Set when a stop sequence matched here: the reply is over, the upstream can be cancelled. */
   stoppedBy: string | undefined;
+  /** The upstream names matched stop strings in each choice's `stop_reason` (vLLM does). */
+  reportsStopReason = false;
+  /** Tool calls whose broken JSON was repaired. */
+  repairedToolCalls = 0;
+  readonly rejectedToolCalls: RejectedToolCall[] = [];
 
   constructor(options: ChunkTranslatorOptions) {
     this.options = options;
@@ -76,8 +97,10 @@ export class OpenAIChunkTranslator {
     }
     const events = this.start(chunk.usage ?? undefined);
     if (chunk.usage) this.usage = chunk.usage;
+    if (Array.isArray(chunk.choices)) this.sawChoice = true;
     const choice = chunk.choices?.find((c) => (c.index ?? 0) === 0);
     if (!choice || this.done) return events;
+    if ("stop_reason" in choice) this.reportsStopReason = true;
     if (choice.delta) events.push(...this.delta(choice.delta));
     if (choice.finish_reason) {
       this.finishReason = choice.finish_reason;
@@ -97,9 +120,14 @@ export class OpenAIChunkTranslator {
         "stream ended without finish_reason",
       );
     }
+    if (!this.sawChoice) {
+      throw new UpstreamStreamError("The upstream sent a reply without choices", "no choices in the reply");
+    }
     const events = this.start(undefined);
     if (!this.done) events.push(...this.out.text(this.matcher.flush()));
+    const sentToolUse = this.flushToolCalls(events);
     let reason: StopReason = stopReasonFor(this.finishReason);
+    if (reason === "tool_use" && !sentToolUse) reason = "end_turn";
     let sequence = this.stoppedBy ?? null;
     if (sequence !== null) reason = "stop_sequence";
     else if (this.finishReason === "stop") {
@@ -126,7 +154,6 @@ export class OpenAIChunkTranslator {
   private delta(d: OpenAIDelta): StreamEvent[] {
     const events: StreamEvent[] = [];
     const reasoning = d.reasoning_content ?? d.reasoning;
-    if (reasoning || d.content) this.closeOpenCall();
     if (reasoning) {
       this.fragments++;
       events.push(...this.out.thinking(reasoning));
@@ -146,39 +173,56 @@ export class OpenAIChunkTranslator {
 
   private toolCall(tc: OpenAIToolCallDelta, position: number): StreamEvent[] {
     const index = tc.index ?? position;
-    const events = this.calls.size === 0 ? this.out.text(this.matcher.flush()) : [];
     let call = this.calls.get(index);
     if (!call) {
-      call = { id: tc.id || newToolUseId(), name: "", pending: "", state: "waiting" };
+      call = { id: "", name: "", args: "" };
       this.calls.set(index, call);
     }
-    if (tc.function?.name && call.state === "waiting") call.name += tc.function.name;
+    if (tc.id && call.id === "") call.id = tc.id;
+    if (tc.function?.name) call.name += tc.function.name;
     const args = tc.function?.arguments ?? "";
-    if (args) this.fragments++;
-    if (call.state === "closed") {
-      throw new UpstreamStreamError(
-        "The upstream interleaved the arguments of parallel tool calls",
-        `fragment for closed tool call ${index}`,
-      );
+    if (args) {
+      this.fragments++;
+      call.args += args;
     }
-    if (call.state === "waiting") {
-      call.pending += args;
-      if (call.name === "") return events;
-      this.closeOpenCall();
-      events.push(...this.out.toolUse(call.id, call.name));
-      call.state = "open";
-      this.openCall = index;
-      if (call.pending) events.push(...this.out.inputJson(call.pending));
-      return events;
-    }
-    if (args) events.push(...this.out.inputJson(args));
-    return events;
+    return [];
   }
 
-  private closeOpenCall(): void {
-    if (this.openCall === undefined) return;
-    const previous = this.calls.get(this.openCall);
-    if (previous) previous.state = "closed";
-    this.openCall = undefined;
+  /** Sends the assembled tool calls in index order; true when at least one became a tool_use block. */
+  private flushToolCalls(events: StreamEvent[]): boolean {
+    let sent = false;
+    const calls = [...this.calls.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    this.calls.clear();
+    for (const call of calls) {
+      const tools = this.options.tools;
+      const tool = tools?.find((t) => t.name === call.name);
+      const schema = tool && "input_schema" in tool ? tool.input_schema : undefined;
+      const check =
+        call.name === ""
+          ? { ok: false as const, reason: "the call has no tool name" }
+          : tools && !tool
+            ? { ok: false as const, reason: `the request defines no tool named ${JSON.stringify(call.name)}` }
+            : checkToolInput(call.args, schema);
+      if (check.ok) {
+        if (check.repaired) this.repairedToolCalls++;
+        events.push(...this.out.toolUse(toAnthropicToolId(call.id || newToolUseId()), call.name));
+        events.push(...this.out.inputJson(JSON.stringify(check.input)), ...this.out.closeBlock());
+        sent = true;
+        continue;
+      }
+      this.rejectedToolCalls.push({ name: call.name, reason: check.reason });
+      events.push(...this.out.text(rejectedCallText(call, check.reason)), ...this.out.closeBlock());
+    }
+    return sent;
   }
+}
+
+/** What a client sees instead of a tool call that cannot be made valid. */
+function rejectedCallText(call: ToolCallState, reason: string): string {
+  const raw =
+    call.args.length > MAX_QUOTED_ARGUMENTS ? `${call.args.slice(0, MAX_QUOTED_ARGUMENTS)}…` : call.args;
+  return (
+    `[Parley: the model called the tool ${JSON.stringify(call.name)} but ${reason}; ` +
+    `the call was not passed on. Raw arguments: ${raw}]`
+  );
 }

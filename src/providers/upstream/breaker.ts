@@ -1,34 +1,54 @@
 export interface BreakerOptions {
-  /** First ejection length; each further consecutive failure doubles it. */
+  /** First ejection length; each further ejection in a row doubles it. */
   baseMs: number;
   maxMs: number;
+  /** Outcomes older than this no longer count toward the failure rate. */
+  windowMs?: number;
+  /** Failures in a row that eject at once. */
+  consecutive?: number;
+  /** Failure rate in the window that ejects, once the window holds `minSamples` outcomes. */
+  failureRate?: number;
+  minSamples?: number;
   now?: () => number;
 }
 
 export type BreakerState = "closed" | "open" | "half_open";
 
 /**
- * Ejects a failing upstream for a growing back-off. After the back-off one trial request
- * may pass (half-open); its success closes the breaker, its failure doubles the back-off.
+ * Defaults: an upstream that is down (every attempt fails) leaves after 5 attempts; one that drops
+ * a third of its connections stays in (a 60 % rate over 20 outcomes is very unlikely at 30 %).
+ */
+const DEFAULTS = { windowMs: 10_000, consecutive: 5, failureRate: 0.6, minSamples: 20 };
+
+/**
+ * Ejects a failing upstream, not an unlucky one: it trips on `consecutive` failures in a row, or
+ * on a failure rate of `failureRate` over the last `windowMs` (with at least `minSamples`
+ * outcomes), or at once when the upstream asked for a pause (retry-after). After the back-off
+ * one trial request may pass (half-open); its success closes the breaker, its failure ejects
+ * again for twice as long.
  */
 export class CircuitBreaker {
   private failures = 0;
+  private ejections = 0;
+  private tripped = false;
   private openUntil = 0;
   private trialInFlight = false;
+  /** Recent outcomes: [time, failed]. */
+  private window: [number, boolean][] = [];
   private readonly options: Required<BreakerOptions>;
 
   constructor(options: BreakerOptions) {
-    this.options = { ...options, now: options.now ?? Date.now };
+    this.options = { ...DEFAULTS, ...options, now: options.now ?? Date.now };
   }
 
   get state(): BreakerState {
-    if (this.failures === 0) return "closed";
+    if (!this.tripped) return "closed";
     return this.options.now() < this.openUntil ? "open" : "half_open";
   }
 
   /** Milliseconds until the breaker lets a request through again (0 if it does now). */
   get retryInMs(): number {
-    return Math.max(0, this.openUntil - this.options.now());
+    return this.tripped ? Math.max(0, this.openUntil - this.options.now()) : 0;
   }
 
   get consecutiveFailures(): number {
@@ -49,8 +69,15 @@ export class CircuitBreaker {
 
   onSuccess(): void {
     this.failures = 0;
-    this.openUntil = 0;
     this.trialInFlight = false;
+    if (this.tripped) {
+      this.tripped = false;
+      this.ejections = 0;
+      this.openUntil = 0;
+      this.window = [];
+      return;
+    }
+    this.remember(false);
   }
 
   /** A request that ended without a verdict (client left): frees the half-open trial. */
@@ -58,11 +85,37 @@ export class CircuitBreaker {
     this.trialInFlight = false;
   }
 
-  /** `atLeastMs`: eject for no less than this (e.g. an upstream's retry-after). */
+  /** `atLeastMs`: the upstream asked for a pause (retry-after): eject for no less than this. */
   onFailure(atLeastMs = 0): void {
     this.failures++;
+    this.remember(true);
+    const wasTrial = this.trialInFlight || this.state === "half_open";
     this.trialInFlight = false;
-    const backoff = Math.min(this.options.maxMs, this.options.baseMs * 2 ** (this.failures - 1));
+    if (atLeastMs > 0 || wasTrial || this.failures >= this.options.consecutive || this.rateExceeded())
+      this.eject(atLeastMs);
+  }
+
+  private eject(atLeastMs: number): void {
+    this.ejections++;
+    this.tripped = true;
+    const backoff = Math.min(this.options.maxMs, this.options.baseMs * 2 ** (this.ejections - 1));
     this.openUntil = this.options.now() + Math.max(backoff, atLeastMs);
+  }
+
+  private remember(failed: boolean): void {
+    const now = this.options.now();
+    this.window.push([now, failed]);
+    const since = now - this.options.windowMs;
+    let drop = 0;
+    while (drop < this.window.length && this.window[drop][0] < since) drop++;
+    // Bounded memory under heavy load: the window never holds more than a few hundred outcomes.
+    drop = Math.max(drop, this.window.length - 512);
+    if (drop > 0) this.window.splice(0, drop);
+  }
+
+  private rateExceeded(): boolean {
+    if (this.window.length < this.options.minSamples) return false;
+    const failed = this.window.filter(([, f]) => f).length;
+    return failed / this.window.length >= this.options.failureRate;
   }
 }

@@ -1,4 +1,4 @@
-export { type BreakerState, CircuitBreaker } from "./breaker.ts";
+export { type BreakerOptions, type BreakerState, CircuitBreaker } from "./breaker.ts";
 export {
   errorForStatus,
   exhaustedError,

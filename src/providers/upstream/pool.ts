@@ -1,17 +1,20 @@
 import type { ProviderLogger } from "../provider.ts";
-import { CircuitBreaker } from "./breaker.ts";
+import { type BreakerOptions, CircuitBreaker } from "./breaker.ts";
 import { errorForStatus, exhaustedError, scrub, UpstreamFailure } from "./errors.ts";
 import { type Timeouts, Upstream, type UpstreamCall, type UpstreamReply } from "./upstream.ts";
 
 export interface PoolOptions {
   model: string;
   timeouts: Timeouts;
-  breaker: { baseMs: number; maxMs: number };
+  breaker: Omit<BreakerOptions, "now">;
   logger: ProviderLogger;
   /** Strings never to show anyone: the upstream key and header values. */
   secrets: string[];
   now?: () => number;
 }
+
+/** Attempts per request across all upstreams (resets are retried; other failures move on). */
+const MAX_ATTEMPTS = 4;
 
 export interface CallContext {
   signal: AbortSignal;
@@ -47,11 +50,19 @@ export class UpstreamPool {
     return tied[this.turn++ % tied.length];
   }
 
-  /** Sends `call` (built per upstream) until one upstream commits; throws the client's ApiError otherwise. */
+  /**
+   * Sends `call` (built per upstream) until one upstream commits; throws the client's ApiError
+   * otherwise. Each upstream is tried once, except that a connection reset (nothing was sent to
+   * the client yet) may be retried on any upstream, the same one included, up to MAX_ATTEMPTS.
+   */
   async send(build: (u: Upstream) => UpstreamCall, ctx: CallContext): Promise<UpstreamReply> {
     const tried = new Set<Upstream>();
     const failures: UpstreamFailure[] = [];
-    for (let u = this.pick(tried); u; u = this.pick(tried)) {
+    for (
+      let u = this.pick(tried);
+      u && failures.length < Math.max(MAX_ATTEMPTS, this.upstreams.length);
+      u = this.next(tried, failures)
+    ) {
       tried.add(u);
       try {
         return await u.open(build(u), ctx.signal);
@@ -66,6 +77,13 @@ export class UpstreamPool {
       }
     }
     throw exhaustedError(failures, this.options.model, this.retryInMs());
+  }
+
+  /** The next upstream to try: an untried one, or after a reset any usable one. */
+  private next(tried: Set<Upstream>, failures: readonly UpstreamFailure[]): Upstream | undefined {
+    const fresh = this.pick(tried);
+    if (fresh || failures.at(-1)?.kind !== "network") return fresh;
+    return this.pick(new Set());
   }
 
   /** Polls every upstream; a failing probe takes it out of rotation until one succeeds. */

@@ -1,4 +1,5 @@
 import {
+  deltaTokens,
   encodeEvent,
   foldStream,
   type MessageRequest,
@@ -50,19 +51,31 @@ async function* encode(
   it: AsyncIterator<StreamEvent>,
   settle: (u: RelayedUsage) => void,
 ): AsyncGenerator<Uint8Array> {
-  const usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0 };
+  const usage: NonNullable<RelayedUsage> = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0 };
+  let generated = 0;
+  let final = false;
+  let clientLeft = false;
   try {
     for (let next = first; !next.done; next = await it.next()) {
       const e = next.value;
       if (e.type === "message_start") Object.assign(usage, pickUsage(e.message.usage));
-      if (e.type === "message_delta") Object.assign(usage, pickUsage(e.usage));
+      if (e.type === "message_delta") {
+        Object.assign(usage, pickUsage(e.usage));
+        final = true;
+      }
+      if (e.type === "content_block_delta") generated += deltaTokens(e.delta);
       yield Buffer.from(encodeEvent(e));
     }
   } catch (err) {
     const e = toApiError(err);
-    yield Buffer.from(encodeEvent({ type: "error", error: { type: e.type, message: e.message } }));
+    clientLeft = e.status === 499 || (err as Error).name === "AbortError";
+    if (!clientLeft)
+      yield Buffer.from(encodeEvent({ type: "error", error: { type: e.type, message: e.message } }));
   } finally {
     await it.return?.();
+    // Ended before the final usage (client gone, error): charge what was generated until then.
+    if (!final) usage.output_tokens = Math.max(usage.output_tokens, generated);
+    if (clientLeft) usage.cut_short = true;
     settle(usage);
   }
 }

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   ApiError,
@@ -72,7 +73,8 @@ async function sendRelayed(
   });
   for await (const chunk of relayed.body) {
     tally.firstDeltaAt ??= performance.now();
-    if (!reply.raw.write(chunk)) await new Promise((r) => reply.raw.once("drain", r));
+    // A client that left never drains: stop waiting, the upstream is cancelled by the abort.
+    if (!reply.raw.write(chunk)) await Promise.race([once(reply.raw, "drain"), once(reply.raw, "close")]);
   }
   reply.raw.end();
   const usage = await relayed.usage;
