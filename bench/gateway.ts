@@ -9,8 +9,10 @@
  * Three event loops: the fake upstream and the load generator each run in a worker thread; the
  * floor proxy and Parley on the main thread (one measured at a time). Options: --seconds N (per
  * measurement, default 2), --warmup N (0.5), --repeat N (rounds, default 3), --run TEXT (only
- * runs whose name contains it), --only direct|floor|parley (for profiling:
+ * runs whose name contains it), --log-level L (Parley's, default warn; info logs a line per request), --only direct,floor,parley,base (a subset; one for profiling:
  * `node --cpu-prof --cpu-prof-dir=prof bench/gateway.ts --only parley --run "sse c=16"`).
+ * --compare DIR adds "base": Parley from another checkout (e.g. `git archive main src | tar -x -C DIR`
+ * with DIR/node_modules linked), in the same process, to measure a change against it in one run.
  * With PARLEY_BENCH_CCR_URL set to a running claude-code-router whose provider points at
  * PARLEY_BENCH_UPSTREAM_PORT (the fake upstream listens there when set), it is measured too.
  */
@@ -18,7 +20,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { type LoadResult, type LoadSpec, measure, startLoadWorker } from "./load.ts";
@@ -82,12 +85,12 @@ function runUpstream(port: number): void {
 
 // ---------------------------------------------------------------- main thread
 
-async function startParley(dataDir: string, upstream: string) {
-  const { buildConfig } = await import("../src/config/index.ts");
-  const { startServer } = await import("../src/server/index.ts");
+async function startParley(dataDir: string, upstream: string, logLevel: string, root = "..") {
+  const { buildConfig } = await import(new URL(`${root}/src/config/index.ts`, import.meta.url).href);
+  const { startServer } = await import(new URL(`${root}/src/server/index.ts`, import.meta.url).href);
   const config = buildConfig(
     {
-      log_level: "warn",
+      log_level: logLevel as never,
       listen: { host: "127.0.0.1", port: 0 },
       data_dir: dataDir,
       keys: [{ key: KEY, name: "bench" }],
@@ -157,6 +160,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 const rps = (m: LoadResult) => m.requests / m.seconds;
+/** CPU the main thread (the hop being measured) spent per request, µs. */
+const cpuPerRequest = (m: LoadResult) => (m.mainCpuMs * 1000) / (m.requests + m.warmupRequests);
 
 interface Path {
   name: string;
@@ -195,6 +200,8 @@ async function main(): Promise<void> {
       repeat: { type: "string", default: "3" },
       run: { type: "string", default: "" },
       only: { type: "string" },
+      "log-level": { type: "string", default: "warn" },
+      compare: { type: "string" },
     },
   });
   const durationMs = Number(values.seconds) * 1000;
@@ -206,16 +213,28 @@ async function main(): Promise<void> {
   const port = await new Promise<number>((r) => upstreamWorker.once("message", r));
   const upstream = `http://127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-gw-"));
-  const parley = await startParley(dataDir, upstream);
+  const parley = await startParley(dataDir, upstream, values["log-level"]);
   const floor = await startFloor(port);
+  const baseDir =
+    values.compare === undefined ? undefined : await mkdtemp(join(tmpdir(), "parley-bench-gw-"));
+  const base =
+    values.compare === undefined || baseDir === undefined
+      ? undefined
+      : await startParley(
+          baseDir,
+          upstream,
+          values["log-level"],
+          pathToFileURL(resolve(values.compare)).href,
+        );
   const ccr = process.env.PARLEY_BENCH_CCR_URL;
   const all: Path[] = [
     { name: "direct", spec: (s, c) => openAiSpec(upstream, s, c) },
     { name: "floor", spec: (s, c) => openAiSpec(floor.url, s, c) },
     { name: "parley", spec: (s, c) => messagesSpec(parley.url, "gw", s, c) },
   ];
+  if (base) all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, "gw", s, c) });
   if (ccr) all.push({ name: "ccr", spec: (s, c) => messagesSpec(ccr, "bench", s, c) });
-  const paths = all.filter((p) => !values.only || p.name === values.only);
+  const paths = all.filter((p) => !values.only || values.only.split(",").includes(p.name));
   const load = startLoadWorker();
 
   console.log(
@@ -225,7 +244,8 @@ async function main(): Promise<void> {
       `${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per path and run; figures are medians over the rounds\n` +
       `direct: load generator → fake OpenAI-compatible upstream (${CHUNKS} text chunks + usage per reply)\n` +
       `floor:  load generator → bare node:http proxy piping bytes → the same upstream\n` +
-      `parley: load generator → Parley (Messages API, provider openai) → the same upstream\n` +
+      `parley: load generator → Parley (Messages API, provider openai, log level ${values["log-level"]}) → the same upstream\n` +
+      (base ? `base:   the same through Parley as checked out at ${values.compare}\n` : "") +
       (ccr ? `ccr:    load generator → claude-code-router at ${ccr} → the same upstream\n` : "") +
       (ccr ? "" : "claude-code-router: not measured (set PARLEY_BENCH_CCR_URL to a running one)\n"),
   );
@@ -242,12 +262,14 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`${"run".padEnd(10)} ${"path".padEnd(7)}     req/s    p50 ms    p99 ms   (medians)`);
+  console.log(
+    `${"run".padEnd(10)} ${"path".padEnd(7)}     req/s    p50 ms    p99 ms  hop CPU µs/req   (medians)`,
+  );
   for (const run of runs) {
     for (const path of paths) {
       const ms = results.get(`${run.name}|${path.name}`) ?? [];
       console.log(
-        `${run.name.padEnd(10)} ${path.name.padEnd(7)} ${fmt(median(ms.map(rps)))} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)}`,
+        `${run.name.padEnd(10)} ${path.name.padEnd(7)} ${fmt(median(ms.map(rps)))} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${path.name === "direct" || path.name === "ccr" ? "              -" : fmt(median(ms.map(cpuPerRequest))).padStart(15)}`,
       );
     }
   }
@@ -278,13 +300,33 @@ async function main(): Promise<void> {
       const p = pf("parley", run.name) ?? [];
       const ratio = median(p.map((m, i) => rps(m) / rps(f[i] as LoadResult)));
       const added = median(p.map((m, i) => m.p50 - (f[i] as LoadResult).p50));
-      console.log(`${run.name.padEnd(10)} ${ratio.toFixed(2)}× floor req/s, p50 +${added.toFixed(3)} ms`);
+      const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(f[i] as LoadResult)));
+      console.log(
+        `${run.name.padEnd(10)} ${ratio.toFixed(2)}× floor req/s, p50 +${added.toFixed(3)} ms, ${cpu.toFixed(2)}× floor CPU per request`,
+      );
+    }
+  }
+  if (pf("base", runs[0]?.name ?? "") && pf("parley", runs[0]?.name ?? "")) {
+    console.log(
+      "\nparley vs base (the other checkout): median of parley / base req/s, and parley − base p50",
+    );
+    for (const run of runs) {
+      const b = pf("base", run.name) ?? [];
+      const p = pf("parley", run.name) ?? [];
+      const ratio = median(p.map((m, i) => rps(m) / rps(b[i] as LoadResult)));
+      const added = median(p.map((m, i) => m.p50 - (b[i] as LoadResult).p50));
+      const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(b[i] as LoadResult)));
+      console.log(
+        `${run.name.padEnd(10)} ${ratio.toFixed(2)}× base req/s, p50 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms, ${cpu.toFixed(2)}× base CPU per request`,
+      );
     }
   }
   if (failures > 0) console.log(`\n${failures} requests failed: the figures above are not valid`);
   await load.terminate();
   await floor.close();
   await parley.close();
+  await base?.close();
+  if (baseDir) await rm(baseDir, { recursive: true, force: true });
   await upstreamWorker.terminate();
   await rm(dataDir, { recursive: true, force: true });
   process.exitCode = failures > 0 ? 1 : 0;
