@@ -2,6 +2,7 @@
  * The closed-loop HTTP load generator the benchmarks share. It runs in a worker thread (start it
  * with `startLoadWorker()`), so the server measured on the main thread has that thread to itself.
  */
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 
@@ -25,6 +26,10 @@ export interface LoadResult {
   failures: number;
   /** Share of the time the main thread's event loop was busy while the load ran. */
   elu: number;
+  /** Requests sent during the warm-up, before the measured ones. */
+  warmupRequests: number;
+  /** CPU time of the main thread (Linux only, else NaN) over warm-up and measurement, ms. */
+  mainCpuMs: number;
 }
 
 /** One request; resolves with whether it got a 200 and the number of SSE events in the reply. */
@@ -49,7 +54,9 @@ function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; even
 }
 
 /** `concurrency` clients, each sending its next request when the last one ends. */
-async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Omit<LoadResult, "elu">> {
+type Driven = Omit<LoadResult, "elu" | "warmupRequests" | "mainCpuMs">;
+
+async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Driven> {
   const latencies: number[] = [];
   let events = 0;
   let failures = 0;
@@ -76,20 +83,41 @@ export const startLoadWorker = (): Worker => new Worker(new URL(import.meta.url)
 /** Warms up, then measures one spec in the load worker. */
 export function measure(worker: Worker, spec: LoadSpec): Promise<LoadResult> {
   const before = performance.eventLoopUtilization();
+  const cpuBefore = mainThreadCpuMs();
   return new Promise((resolve) => {
-    worker.once("message", (result: Omit<LoadResult, "elu">) => {
-      resolve({ ...result, elu: performance.eventLoopUtilization(before).utilization });
+    worker.once("message", (result: Omit<LoadResult, "elu" | "mainCpuMs">) => {
+      resolve({
+        ...result,
+        elu: performance.eventLoopUtilization(before).utilization,
+        mainCpuMs: mainThreadCpuMs() - cpuBefore,
+      });
     });
     worker.postMessage(spec);
   });
 }
 
+/**
+ * CPU time the main thread has used (user + system), from /proc; NaN elsewhere. Unlike wall
+ * time it hardly moves when other processes load the machine, so per-request CPU compares
+ * servers fairly on a shared box.
+ */
+export function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 if (!isMainThread) {
   parentPort?.on("message", async (spec: LoadSpec) => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-    await drive(spec, agent, spec.warmupMs);
+    const warm = await drive(spec, agent, spec.warmupMs);
     const result = await drive(spec, agent, spec.durationMs);
     agent.destroy();
-    parentPort?.postMessage(result);
+    parentPort?.postMessage({ ...result, warmupRequests: warm.requests });
   });
 }
