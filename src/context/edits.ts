@@ -103,7 +103,11 @@ export function planEdits(cm: ContextManagement | null | undefined, settings: Co
 }
 
 /** A request's amount, or the model's default when the request's does not fit in the window. */
-function withinWindow(requested: number, modelDefault: number | undefined, settings: ContextSettings): number {
+function withinWindow(
+  requested: number,
+  modelDefault: number | undefined,
+  settings: ContextSettings,
+): number {
   if (settings.window === undefined || modelDefault === undefined) return requested;
   return requested > settings.window ? modelDefault : requested;
 }
