@@ -2,7 +2,7 @@ import type { ContentBlockParam, Turn } from "../protocol/index.ts";
 import type { ClearToolUsesPlan } from "./edits.ts";
 
 /** What a cleared tool result says instead, so the model knows something was there. */
-export const CLEARED_TOOL_RESULT = "[Tool result cleared by context management to save context]";
+export const CLEARED_TOOL_RESULT = "[Old tool result cleared to save context]";
 
 export interface ToolUseRef {
   id: string;
@@ -34,10 +34,16 @@ export function listToolUses(turns: readonly Turn[]): ToolUseRef[] {
   );
 }
 
-/** The tool uses the hosted rule clears: the oldest, all but the last `keep` of those not excluded. */
+/**
+ * The tool uses the hosted rule clears: the oldest, all but the last `keep` of those not
+ * excluded. A result no longer than the placeholder stays as it is (clearing it would grow the
+ * prompt) and is not counted as cleared.
+ */
 export function hostedChoice(uses: readonly ToolUseRef[], plan: ClearToolUsesPlan): ToolUseRef[] {
   const clearable = uses.filter((u) => !plan.exclude.has(u.name));
-  return clearable.slice(0, Math.max(0, clearable.length - plan.keep));
+  return clearable
+    .slice(0, Math.max(0, clearable.length - plan.keep))
+    .filter((u) => !u.cleared && u.resultChars > CLEARED_TOOL_RESULT.length);
 }
 
 /** Whether the plan's trigger is passed by this prompt. */

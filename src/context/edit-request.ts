@@ -1,6 +1,13 @@
 import type { AppliedEdit, MessageRequest, Turn } from "../protocol/index.ts";
 import { clearThinking } from "./clear-thinking.ts";
-import { clearToolUses, hostedChoice, listToolUses, prefixFor, triggered } from "./clear-tool-uses.ts";
+import {
+  CLEARED_TOOL_RESULT,
+  clearToolUses,
+  hostedChoice,
+  listToolUses,
+  prefixFor,
+  triggered,
+} from "./clear-tool-uses.ts";
 import { dropBeforeCompaction } from "./compaction-block.ts";
 import { type ClearToolUsesPlan, type CompactPlan, planEdits } from "./edits.ts";
 import { type ContextSettings, promptLimit } from "./settings.ts";
@@ -132,7 +139,9 @@ async function clearOverflow(
   tokens: number,
   count: (t: Turn[]) => Promise<number>,
 ): Promise<ClearResult | undefined> {
-  const candidates = listToolUses(turns).filter((u) => u.resultChars > 0 && !u.cleared);
+  const candidates = listToolUses(turns).filter(
+    (u) => !u.cleared && u.resultChars > CLEARED_TOOL_RESULT.length,
+  );
   if (candidates.length === 0) return undefined;
   const window = settings.window ?? limit;
   const step = settings.clearAtLeast ?? Math.max(1, Math.ceil(window / 10));
