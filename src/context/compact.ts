@@ -18,6 +18,8 @@ export interface Summariser {
   count: TokenCounter;
   /** Its context window, when known: a longer conversation is summarised in segments. */
   window?: number;
+  /** Its output cap (`max_output_tokens`): the summary is no longer. */
+  maxOutputTokens?: number;
 }
 
 export interface Compaction {
@@ -41,9 +43,8 @@ export async function compactConversation(
   summariser: Summariser,
 ): Promise<Compaction> {
   const text = transcript(turns);
-  const maxTokens = summariser.window
-    ? Math.max(64, Math.min(SUMMARY_TOKENS, Math.floor(summariser.window / 4)))
-    : SUMMARY_TOKENS;
+  const cap = Math.min(SUMMARY_TOKENS, summariser.maxOutputTokens ?? SUMMARY_TOKENS);
+  const maxTokens = summariser.window ? Math.min(cap, Math.max(64, Math.floor(summariser.window / 4))) : cap;
   const limit = summariser.window ? summariser.window - maxTokens : Number.POSITIVE_INFINITY;
   const ask = (segment: string, sofar: string | null) =>
     summaryRequest(request, summariser.model, segmentPrompt(segment, sofar, plan.instructions), maxTokens);

@@ -11,6 +11,7 @@ export function contextModelOf(entry: ModelEntry, options: StreamOptions): Conte
     summariser: {
       model: compactor.config.id,
       window: compactor.config.context_window,
+      maxOutputTokens: compactor.config.max_output_tokens,
       count: (request) => compactor.provider.countTokens(request, options),
       stream: (request) => compactor.provider.stream(request, options),
     },
