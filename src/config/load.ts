@@ -171,6 +171,22 @@ function checkModelNames(models: ModelConfig[], source: string): void {
     }
   });
   models.forEach((m, i) => {
+    const compactor = m.context_management?.compaction_model;
+    if (compactor !== undefined && !seen.has(compactor)) {
+      throw new ConfigError(
+        `Invalid config (${source}): models.${i}.context_management.compaction_model: unknown model '${compactor}'`,
+      );
+    }
+    const share = [m.context_management?.trigger, m.context_management?.clear_at_least].some(
+      (v) => typeof v === "string",
+    );
+    if (share && m.context_window === undefined) {
+      throw new ConfigError(
+        `Invalid config (${source}): models.${i}.context_management: a share like "85%" needs context_window`,
+      );
+    }
+  });
+  models.forEach((m, i) => {
     if (m.provider !== "openai" && m.provider !== "anthropic") return;
     for (const f of m.fallbacks ?? []) {
       if (!seen.has(f))

@@ -13,6 +13,31 @@ export const Capabilities = Type.Object(
   Strict,
 );
 
+/** Tokens, or a share of the model's `context_window` ("85%"). */
+const TokenAmount = Type.Union([
+  Type.Integer({ minimum: 1 }),
+  Type.String({
+    pattern: "^(100|[1-9]?[0-9])(\\.[0-9]+)?%$",
+    description: 'A share of context_window, e.g. "85%"',
+  }),
+]);
+
+/**
+ * Per-model context management (see README "Long sessions on small windows"): defaults that
+ * replace a request's trigger when it is larger than this model's window, the model that
+ * writes compaction summaries, and whether an overflowing prompt has its oldest tool results
+ * cleared instead of getting a 400.
+ */
+export const ModelContextManagement = Type.Object(
+  {
+    trigger: Type.Optional(TokenAmount),
+    clear_at_least: Type.Optional(TokenAmount),
+    compaction_model: Type.Optional(Type.String({ minLength: 1 })),
+    clear_tool_uses_on_overflow: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
 /** Fields every model entry has, whatever serves it. */
 const modelCommon = {
   id: Type.String({ minLength: 1, description: "The model name clients send" }),
@@ -26,6 +51,7 @@ const modelCommon = {
   max_queue: Type.Optional(
     Type.Integer({ minimum: 0, description: "Requests waiting for a slot before 529 overloaded_error" }),
   ),
+  context_management: Type.Optional(ModelContextManagement),
 };
 
 export const MockModelConfig = Type.Object({ ...modelCommon, provider: Type.Literal("mock") }, Strict);
@@ -174,6 +200,7 @@ export const ConfigFile = Type.Object(
 );
 
 export type Capabilities = Static<typeof Capabilities>;
+export type ModelContextManagement = Static<typeof ModelContextManagement>;
 export type MockModelConfig = Static<typeof MockModelConfig>;
 export type LlamaModelConfig = Static<typeof LlamaModelConfig>;
 export type OpenAIModelConfig = Static<typeof OpenAIModelConfig>;

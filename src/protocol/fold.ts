@@ -52,6 +52,7 @@ export class StreamFolder {
         for (const [k, v] of Object.entries(event.usage)) {
           if (v !== null && v !== undefined) (m.usage as unknown as Record<string, unknown>)[k] = v;
         }
+        if (event.context_management) m.context_management = event.context_management;
         return;
       }
       case "error":
@@ -85,6 +86,11 @@ export class StreamFolder {
       this.json[event.index] += d.partial_json;
     else if (d.type === "citations_delta" && block.type === "text")
       block.citations = [...(block.citations ?? []), d.citation];
+    else if (d.type === "compaction_delta" && block.type === "compaction") {
+      // The delta carries the block's final value, as the SDK's accumulator expects.
+      block.content = d.content;
+      block.encrypted_content = d.encrypted_content;
+    }
   }
 
   private finishBlock(index: number): void {

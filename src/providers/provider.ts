@@ -14,6 +14,8 @@ export interface StreamOptions {
   signal: AbortSignal;
   /** Request id for logs. */
   requestId: string;
+  /** The client's session (Claude Code's `X-Claude-Code-Session-Id`): keeps its conversation on one cache slot. */
+  sessionId?: string;
 }
 
 export interface Provider {

@@ -8,6 +8,8 @@ export interface ModelEntry {
   gate: ConcurrencyGate;
   capabilities: Required<Capabilities>;
   createdAt: string;
+  /** The model that writes this one's compaction summaries (`context_management.compaction_model`). */
+  compactor?: ModelEntry;
 }
 
 const DEFAULT_CREATED_AT = "2025-01-01T00:00:00Z";
@@ -35,6 +37,10 @@ export class ModelCatalog {
     }));
     for (const e of this.entries) {
       for (const name of [e.config.id, ...(e.config.aliases ?? [])]) this.byName.set(name, e);
+    }
+    for (const e of this.entries) {
+      const compactor = e.config.context_management?.compaction_model;
+      if (compactor) e.compactor = this.byName.get(compactor);
     }
   }
 

@@ -1,3 +1,4 @@
+import { contextModelOf, manageContext } from "../context/index.ts";
 import type { MessageRequest, StreamEvent } from "../protocol/index.ts";
 import type { StreamOptions } from "../providers/index.ts";
 import type { ModelEntry } from "../router/index.ts";
@@ -12,5 +13,8 @@ export function generate(
   request: MessageRequest,
   options: StreamOptions,
 ): AsyncIterable<StreamEvent> {
-  return entry.provider.stream(request, options);
+  // Context edits first: the provider (and any loop around it) sees the edited prompt.
+  return manageContext(contextModelOf(entry, options), request, (edited) =>
+    entry.provider.stream(edited, options),
+  );
 }

@@ -48,6 +48,8 @@ export interface MessageCall {
   /** Aborted when the client leaves (HTTP) or the batch is canceled. */
   signal: AbortSignal;
   log: ProviderLogger;
+  /** The client's session id, when it sends one (prompt-cache affinity). */
+  sessionId?: string;
 }
 
 /**
@@ -112,7 +114,7 @@ export class MessageService {
     let release: (() => void) | undefined;
     try {
       release = await entry.gate.acquire(abort.signal);
-      const options = { signal: abort.signal, requestId: call.requestId };
+      const options = { signal: abort.signal, requestId: call.requestId, sessionId: call.sessionId };
       if (isRelaying(entry.provider)) {
         const relayed = await entry.provider.relay(request, options);
         outcome.status = relayed.status;

@@ -151,11 +151,26 @@ const serverResultTypes = [
   "container_upload",
   "mcp_tool_use",
   "mcp_tool_result",
-  "compaction",
 ] as const;
 
 export const ServerToolResultBlockParam = Type.Object(
   { type: Type.Enum(serverResultTypes), cache_control },
+  Open,
+);
+
+/**
+ * A `compaction` block a client sends back (beta `compact-2026-01-12`): the summary replaces
+ * everything before it. `content: null` is a failed compaction, which the server ignores.
+ */
+export const CompactionBlockParam = Type.Object(
+  {
+    type: Type.Literal("compaction"),
+    content: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Null()])),
+    encrypted_content: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    signature: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    tool_changes: Type.Optional(Type.Union([Type.Array(Type.Object({}, Open)), Type.Null()])),
+    cache_control,
+  },
   Open,
 );
 
@@ -173,6 +188,7 @@ export const ContentBlockParam = TaggedUnion([
   ThinkingBlockParam,
   RedactedThinkingBlockParam,
   ServerToolUseBlockParam,
+  CompactionBlockParam,
   ...serverResultVariants,
 ]);
 
@@ -188,6 +204,7 @@ export type ThinkingBlockParam = Static<typeof ThinkingBlockParam>;
 export type RedactedThinkingBlockParam = Static<typeof RedactedThinkingBlockParam>;
 export type ServerToolUseBlockParam = Static<typeof ServerToolUseBlockParam>;
 export type ServerToolResultBlockParam = Static<typeof ServerToolResultBlockParam>;
+export type CompactionBlockParam = Static<typeof CompactionBlockParam>;
 export type ContentBlockParam =
   | TextBlockParam
   | ImageBlockParam
@@ -198,4 +215,5 @@ export type ContentBlockParam =
   | ThinkingBlockParam
   | RedactedThinkingBlockParam
   | ServerToolUseBlockParam
+  | CompactionBlockParam
   | ServerToolResultBlockParam;

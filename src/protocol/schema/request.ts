@@ -96,10 +96,42 @@ export const Metadata = Type.Object(
   Open,
 );
 
-export const ContextManagement = Type.Object(
-  { edits: Type.Optional(Type.Array(Type.Object({ type: Type.String() }, Open))) },
-  Open,
-);
+const InputTokens = Type.Object({ type: Type.Literal("input_tokens"), value: Type.Integer({ minimum: 1 }) });
+const ToolUses = Type.Object({ type: Type.Literal("tool_uses"), value: Type.Integer({ minimum: 0 }) });
+
+/** Beta `context-management-2025-06-27`: clear the oldest tool results once a trigger is passed. */
+export const ClearToolUsesEdit = Type.Object({
+  type: Type.Literal("clear_tool_uses_20250919"),
+  trigger: Type.Optional(TaggedUnion([InputTokens, ToolUses])),
+  keep: Type.Optional(ToolUses),
+  clear_at_least: Type.Optional(Type.Union([InputTokens, Type.Null()])),
+  exclude_tools: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+  clear_tool_inputs: Type.Optional(Type.Union([Type.Boolean(), Type.Array(Type.String()), Type.Null()])),
+});
+
+/** Clear the thinking blocks of older assistant turns. */
+export const ClearThinkingEdit = Type.Object({
+  type: Type.Literal("clear_thinking_20251015"),
+  keep: Type.Optional(
+    Type.Union([
+      Type.Object({ type: Type.Literal("thinking_turns"), value: Type.Integer({ minimum: 0 }) }),
+      Type.Object({ type: Type.Literal("all") }),
+      Type.Literal("all"),
+    ]),
+  ),
+});
+
+/** Beta `compact-2026-01-12`: summarise the conversation once the trigger is passed. */
+export const CompactEdit = Type.Object({
+  type: Type.Literal("compact_20260112"),
+  trigger: Type.Optional(Type.Union([InputTokens, Type.Null()])),
+  instructions: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  pause_after_compaction: Type.Optional(Type.Boolean()),
+});
+
+export const ContextEdit = TaggedUnion([ClearToolUsesEdit, ClearThinkingEdit, CompactEdit]);
+
+export const ContextManagement = Type.Object({ edits: Type.Optional(Type.Array(ContextEdit)) }, Open);
 
 /** Fields shared by create and count_tokens. */
 const promptFields = {
@@ -151,4 +183,9 @@ export type ToolChoice = Static<typeof ToolChoice>;
 export type ThinkingConfig = Static<typeof ThinkingConfig>;
 export type MessageCreateParams = Static<typeof MessageCreateParams>;
 export type CountTokensParams = Static<typeof CountTokensParams>;
+export type ClearToolUsesEdit = Static<typeof ClearToolUsesEdit>;
+export type ClearThinkingEdit = Static<typeof ClearThinkingEdit>;
+export type CompactEdit = Static<typeof CompactEdit>;
+export type ContextEdit = ClearToolUsesEdit | ClearThinkingEdit | CompactEdit;
+export type ContextManagement = Static<typeof ContextManagement>;
 export type { ContentBlockParam };

@@ -22,7 +22,19 @@ export const ToolUseBlock = Type.Object({
   name: Type.String(),
   input: Type.Record(Type.String(), Type.Unknown()),
 });
-export const ContentBlock = Type.Union([TextBlock, ThinkingBlock, RedactedThinkingBlock, ToolUseBlock]);
+/** The summary a compaction pass wrote (beta `compact-2026-01-12`); clients send it back verbatim. */
+export const CompactionBlock = Type.Object({
+  type: Type.Literal("compaction"),
+  content: Nullable(Type.String()),
+  encrypted_content: Nullable(Type.String()),
+});
+export const ContentBlock = Type.Union([
+  TextBlock,
+  ThinkingBlock,
+  RedactedThinkingBlock,
+  ToolUseBlock,
+  CompactionBlock,
+]);
 
 export const StopReason = Type.Enum([
   "end_turn",
@@ -30,9 +42,26 @@ export const StopReason = Type.Enum([
   "stop_sequence",
   "tool_use",
   "pause_turn",
+  "compaction",
   "refusal",
   "model_context_window_exceeded",
 ]);
+
+const CacheCreation = Type.Object({
+  ephemeral_5m_input_tokens: Type.Integer(),
+  ephemeral_1h_input_tokens: Type.Integer(),
+});
+
+/** One sampling pass of a request (`usage.iterations`): a compaction pass or the reply itself. */
+export const IterationUsage = Type.Object({
+  type: Type.Union([Type.Literal("compaction"), Type.Literal("message")]),
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cache_creation_input_tokens: Type.Integer(),
+  cache_read_input_tokens: Type.Integer(),
+  cache_creation: Nullable(CacheCreation),
+  model: Type.Optional(Nullable(Type.String())),
+});
 
 export const Usage = Type.Object({
   input_tokens: Type.Integer(),
@@ -49,7 +78,23 @@ export const Usage = Type.Object({
   inference_geo: Nullable(Type.String()),
   output_tokens_details: Nullable(Type.Record(Type.String(), Type.Unknown())),
   speed: Type.Optional(Nullable(Type.String())),
+  iterations: Type.Optional(Nullable(Type.Array(IterationUsage))),
 });
+
+/** What context management did to the prompt (beta `context-management-2025-06-27`). */
+export const AppliedEdit = Type.Union([
+  Type.Object({
+    type: Type.Literal("clear_tool_uses_20250919"),
+    cleared_input_tokens: Type.Integer(),
+    cleared_tool_uses: Type.Integer(),
+  }),
+  Type.Object({
+    type: Type.Literal("clear_thinking_20251015"),
+    cleared_input_tokens: Type.Integer(),
+    cleared_thinking_turns: Type.Integer(),
+  }),
+]);
+export const ContextManagementResponse = Type.Object({ applied_edits: Type.Array(AppliedEdit) });
 
 export const Message = Type.Object({
   id: Type.String(),
@@ -63,6 +108,7 @@ export const Message = Type.Object({
   container: Type.Optional(Type.Null()),
   diagnostics: Type.Optional(Type.Null()),
   stop_details: Type.Optional(Type.Null()),
+  context_management: Type.Optional(Nullable(ContextManagementResponse)),
 });
 
 export const ErrorType = Type.Enum([
@@ -85,13 +131,20 @@ export const ErrorEnvelope = Type.Object({
   request_id: Type.Optional(Type.String()),
 });
 
-export const CountTokensResponse = Type.Object({ input_tokens: Type.Integer() });
+export const CountTokensResponse = Type.Object({
+  input_tokens: Type.Integer(),
+  context_management: Type.Optional(Nullable(Type.Object({ original_input_tokens: Type.Integer() }))),
+});
 
 export type TextBlock = Static<typeof TextBlock>;
 export type ThinkingBlock = Static<typeof ThinkingBlock>;
 export type RedactedThinkingBlock = Static<typeof RedactedThinkingBlock>;
 export type ToolUseBlock = Static<typeof ToolUseBlock>;
-export type ContentBlock = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock;
+export type CompactionBlock = Static<typeof CompactionBlock>;
+export type ContentBlock = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock | CompactionBlock;
+export type IterationUsage = Static<typeof IterationUsage>;
+export type AppliedEdit = Static<typeof AppliedEdit>;
+export type ContextManagementResponse = Static<typeof ContextManagementResponse>;
 export type StopReason = Static<typeof StopReason>;
 export type Usage = Static<typeof Usage>;
 export type Message = Static<typeof Message>;
@@ -103,13 +156,15 @@ export type ContentDelta =
   | { type: "input_json_delta"; partial_json: string }
   | { type: "thinking_delta"; thinking: string }
   | { type: "signature_delta"; signature: string }
-  | { type: "citations_delta"; citation: Record<string, unknown> };
+  | { type: "citations_delta"; citation: Record<string, unknown> }
+  | { type: "compaction_delta"; content: string | null; encrypted_content: string | null };
 
 export interface MessageDeltaUsage {
   output_tokens: number;
   input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  iterations?: IterationUsage[] | null;
 }
 
 /** Anthropic's streaming event union: the only thing that crosses the provider boundary. */
@@ -122,6 +177,7 @@ export type StreamEvent =
       type: "message_delta";
       delta: { stop_reason: StopReason | null; stop_sequence: string | null };
       usage: MessageDeltaUsage;
+      context_management?: ContextManagementResponse | null;
     }
   | { type: "message_stop" }
   | { type: "ping" }

@@ -114,12 +114,12 @@ export class LlamaProvider implements Provider {
     return prompt.tokens.length;
   }
 
-  async *stream(req: MessageRequest, { signal }: StreamOptions): AsyncGenerator<StreamEvent> {
+  async *stream(req: MessageRequest, { signal, sessionId }: StreamOptions): AsyncGenerator<StreamEvent> {
     const { loaded, prompt, request } = await this.prepare(req);
     const maxTokens = this.checkLength(request, prompt, loaded);
     const grammar =
       request.output_schema && !prompt.functions ? await this.grammar(loaded, request) : undefined;
-    const lease = await loaded.pool.acquire(prompt.tokens, signal);
+    const lease = await loaded.pool.acquire(prompt.tokens, signal, sessionId);
     try {
       yield* runGeneration({
         req: request,

@@ -1,5 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { ApiError, overloaded } from "../../protocol/index.ts";
+import { chooseSlot, takesPin } from "./slot-choice.ts";
 
 export interface Slot {
   readonly sequence: LlamaContextSequence;
@@ -15,13 +16,18 @@ export interface Lease {
 interface SlotState extends Slot {
   busy: boolean;
   lastUsed: number;
+  /** The session whose main conversation this slot keeps, and its prompt length then. */
+  pinnedBy?: string;
+  pinnedLength: number;
 }
 
 /**
  * One context sequence per `parallel` slot. A request gets the free slot whose cached
  * tokens share the longest prefix with its prompt (least recently used on a tie), so a
- * conversation's next turn lands where its history is already evaluated. Past the free
- * slots requests wait in order, up to `maxQueue`, then get 529.
+ * conversation's next turn lands where its history is already evaluated. A request that names
+ * its session (Claude Code's session id) pins the session's main conversation to its slot, and
+ * the session's side requests go elsewhere (see slot-choice.ts). Past the free slots requests
+ * wait in order, up to `maxQueue`, then get 529.
  */
 export class SlotPool {
   private readonly slots: SlotState[];
@@ -35,6 +41,7 @@ export class SlotPool {
       sequence: context.getSequence(),
       busy: false,
       lastUsed: 0,
+      pinnedLength: 0,
     }));
   }
 
@@ -46,26 +53,57 @@ export class SlotPool {
     return this.slots.filter((s) => s.busy).length;
   }
 
-  async acquire(tokens: readonly Token[], signal: AbortSignal): Promise<Lease> {
+  async acquire(tokens: readonly Token[], signal: AbortSignal, session?: string): Promise<Lease> {
     for (;;) {
       signal.throwIfAborted();
-      const best = this.bestFree(tokens);
-      if (best) return this.lease(best.slot, best.reused);
+      const best = this.bestFree(tokens, session);
+      if (best) {
+        if (session !== undefined) this.pin(best.slot, session, tokens.length);
+        return this.lease(best.slot, best.reused);
+      }
       await this.wait(signal);
     }
   }
 
-  private bestFree(tokens: readonly Token[]): { slot: SlotState; reused: number } | undefined {
-    let best: { slot: SlotState; reused: number } | undefined;
-    for (const slot of this.slots) {
-      if (slot.busy) continue;
-      const shared = slot.sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
-      const reused = Math.max(0, Math.min(shared, tokens.length - 1));
-      if (!best || reused > best.reused || (reused === best.reused && slot.lastUsed < best.slot.lastUsed)) {
-        best = { slot, reused };
-      }
+  /** The session whose main conversation a slot keeps (for tests and the bench). */
+  pinOf(index: number): string | undefined {
+    return this.slots[index]?.pinnedBy;
+  }
+
+  private bestFree(
+    tokens: readonly Token[],
+    session?: string,
+  ): { slot: SlotState; reused: number } | undefined {
+    const free = this.slots
+      .filter((s) => !s.busy)
+      .map((slot) => {
+        const shared = slot.sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
+        return { slot, reused: Math.max(0, Math.min(shared, tokens.length - 1)) };
+      });
+    if (free.length === 0) return undefined;
+    const candidates = free.map(({ slot, reused }) => ({
+      reused,
+      lastUsed: slot.lastUsed,
+      pinnedBy: slot.pinnedBy,
+      pinnedLength: slot.pinnedLength,
+    }));
+    return free[chooseSlot(candidates, tokens.length, session)];
+  }
+
+  /** A session's longest recent prompt is its main conversation: its slot is pinned to it. */
+  private pin(slot: SlotState, session: string, length: number): void {
+    const current = this.slots.find((s) => s.pinnedBy === session);
+    if (current === slot) {
+      if (takesPin(slot.pinnedLength, length)) slot.pinnedLength = length;
+      return;
     }
-    return best;
+    if (!takesPin(current?.pinnedLength, length)) return;
+    if (current) {
+      current.pinnedBy = undefined;
+      current.pinnedLength = 0;
+    }
+    slot.pinnedBy = session;
+    slot.pinnedLength = length;
   }
 
   private lease(slot: SlotState, reused: number): Lease {

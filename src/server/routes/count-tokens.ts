@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { contextModelOf, countWithContext } from "../../context/index.ts";
 import {
   type CountTokensParams,
   CountTokensResponse,
@@ -32,11 +33,9 @@ export async function countTokensRoutes(app: FastifyInstance, deps: AppDeps): Pr
       if (!principal) throw new Error("unauthenticated request reached count_tokens");
       const entry = resolveModel(deps.catalog, req.model, principal);
       const abort = new AbortController();
-      const input_tokens = await entry.provider.countTokens(req, {
-        signal: abort.signal,
-        requestId: String(request.id),
-      });
-      return { input_tokens };
+      const options = { signal: abort.signal, requestId: String(request.id) };
+      // The count of the prompt the model would see: after context edits, as /v1/messages runs them.
+      return countWithContext(contextModelOf(entry, options), req);
     },
   );
 }

@@ -24,7 +24,12 @@ export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promi
       reply.raw.on("close", () => {
         if (!reply.raw.writableFinished) abort.abort();
       });
-      const call = { requestId: String(request.id), signal: abort.signal, log: request.log };
+      const call = {
+        requestId: String(request.id),
+        signal: abort.signal,
+        log: request.log,
+        sessionId: sessionIdOf(request),
+      };
       const outcome = await deps.messages.run(
         prepared,
         call,
@@ -34,6 +39,12 @@ export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promi
     },
   );
 }
+
+/** Claude Code names its session on every request; the llama backend keeps the session's prefix warm. */
+const sessionIdOf = (request: FastifyRequest): string | undefined => {
+  const id = request.headers["x-claude-code-session-id"];
+  return typeof id === "string" && id !== "" ? id.slice(0, 200) : undefined;
+};
 
 const principalOf = (request: FastifyRequest) => {
   if (!request.principal) throw new ApiError(401, "authentication_error", "invalid x-api-key");

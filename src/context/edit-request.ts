@@ -1,0 +1,175 @@
+import type { AppliedEdit, MessageRequest, Turn } from "../protocol/index.ts";
+import { clearThinking } from "./clear-thinking.ts";
+import {
+  CLEARED_TOOL_RESULT,
+  clearToolUses,
+  hostedChoice,
+  listToolUses,
+  prefixFor,
+  triggered,
+} from "./clear-tool-uses.ts";
+import { dropBeforeCompaction } from "./compaction-block.ts";
+import { type ClearToolUsesPlan, type CompactPlan, planEdits } from "./edits.ts";
+import { type ContextSettings, promptLimit } from "./settings.ts";
+
+/** Counts a request's input tokens with the serving model's own tokenizer. */
+export type TokenCounter = (request: MessageRequest) => Promise<number>;
+
+/** The prompt the model will see, and what was done to get it. */
+export interface EditedRequest {
+  request: MessageRequest;
+  applied: AppliedEdit[];
+  /** Whether the reply says what was done (`context_management`): the request asked, or Parley edited on its own. */
+  report: boolean;
+  /** A compaction edit whose trigger this prompt passed: the summary is written before the reply. */
+  compact?: CompactPlan;
+  /** Input tokens as sent, and after the edits (undefined when nothing needed counting). */
+  originalTokens?: number;
+  tokens?: number;
+}
+
+/**
+ * Applies the request's context edits (and the model's automatic ones) to the prompt, in the
+ * request's order, measuring each with the model's tokenizer. Pure apart from counting: the
+ * client keeps its full history and sends it again, so the same input always gives the same
+ * edited prompt, which is what keeps the prompt cache warm between turns.
+ */
+export async function editRequest(
+  request: MessageRequest,
+  settings: ContextSettings,
+  count: TokenCounter,
+  options: { measure?: boolean } = {},
+): Promise<EditedRequest> {
+  const plans = planEdits(request.params.context_management, settings);
+  const report = request.params.context_management != null;
+  const applied: AppliedEdit[] = [];
+  let turns = dropBeforeCompaction(request.messages);
+  const dropped = turns !== request.messages;
+  if (plans.length === 0 && !settings.clearOnOverflow && !dropped && !options.measure)
+    return { request, applied, report };
+
+  const at = (t: Turn[]) => ({ ...request, messages: t });
+  let tokens: number | undefined;
+  const current = async () => {
+    tokens ??= await count(at(turns));
+    return tokens;
+  };
+  const original = options.measure ? await (dropped ? count(request) : current()) : undefined;
+  let compact: CompactPlan | undefined;
+
+  for (const plan of plans) {
+    if (plan.type === "clear_thinking_20251015") {
+      const edit = clearThinking(turns, plan.keep);
+      if (edit.cleared === 0) continue;
+      const before = await current();
+      const after = await count(at(edit.turns));
+      applied.push({
+        type: plan.type,
+        cleared_input_tokens: before - after,
+        cleared_thinking_turns: edit.cleared,
+      });
+      turns = edit.turns;
+      tokens = after;
+    } else if (plan.type === "clear_tool_uses_20250919") {
+      const edit = await clearHosted(turns, plan, await current(), (t) => count(at(t)));
+      if (!edit) continue;
+      applied.push(edit.applied);
+      turns = edit.turns;
+      tokens = edit.tokens;
+    } else if ((await current()) > plan.trigger) compact = plan;
+  }
+
+  const limit = promptLimit(settings, request.max_tokens);
+  if (settings.clearOnOverflow && limit !== undefined && (await current()) > limit) {
+    const edit = await clearOverflow(turns, limit, settings, await current(), (t) => count(at(t)));
+    if (edit) {
+      merge(applied, edit.applied);
+      turns = edit.turns;
+      tokens = edit.tokens;
+    }
+  }
+  return {
+    request: at(turns),
+    applied,
+    report: report || applied.length > 0,
+    compact,
+    originalTokens: original,
+    tokens: options.measure ? await current() : tokens,
+  };
+}
+
+interface ClearResult {
+  turns: Turn[];
+  tokens: number;
+  applied: Extract<AppliedEdit, { type: "clear_tool_uses_20250919" }>;
+}
+
+/** `clear_tool_uses_20250919` as documented: past the trigger, all but the last `keep`; skipped when it would clear less than `clear_at_least`. */
+async function clearHosted(
+  turns: Turn[],
+  plan: ClearToolUsesPlan,
+  tokens: number,
+  count: (t: Turn[]) => Promise<number>,
+): Promise<ClearResult | undefined> {
+  const uses = listToolUses(turns);
+  if (!triggered(plan, tokens, uses)) return undefined;
+  const chosen = hostedChoice(uses, plan);
+  if (chosen.length === 0) return undefined;
+  const edited = clearToolUses(turns, new Set(chosen.map((u) => u.id)), plan.clearInputs);
+  const after = await count(edited);
+  const cleared = tokens - after;
+  if (plan.clearAtLeast !== undefined && cleared < plan.clearAtLeast) return undefined;
+  return {
+    turns: edited,
+    tokens: after,
+    applied: { type: plan.type, cleared_input_tokens: cleared, cleared_tool_uses: chosen.length },
+  };
+}
+
+/**
+ * The model's opt-in rescue for a prompt that would overflow: clear the oldest tool results,
+ * in steps of `clear_at_least` (default a tenth of the window) rather than just enough, so the
+ * cleared set, and with it the cached prefix, stays the same for the next turns until the
+ * conversation has grown by another step.
+ */
+async function clearOverflow(
+  turns: Turn[],
+  limit: number,
+  settings: ContextSettings,
+  tokens: number,
+  count: (t: Turn[]) => Promise<number>,
+): Promise<ClearResult | undefined> {
+  const candidates = listToolUses(turns).filter(
+    (u) => !u.cleared && u.resultChars > CLEARED_TOOL_RESULT.length,
+  );
+  if (candidates.length === 0) return undefined;
+  const window = settings.window ?? limit;
+  const step = settings.clearAtLeast ?? Math.max(1, Math.ceil(window / 10));
+  const target = Math.ceil((tokens - limit) / step) * step;
+  const ids = (k: number) => new Set(candidates.slice(0, k).map((u) => u.id));
+  const all = await count(clearToolUses(turns, ids(candidates.length), false));
+  let k = prefixFor(candidates, tokens - all, target);
+  let edited = clearToolUses(turns, ids(k), false);
+  let after = k === candidates.length ? all : await count(edited);
+  while (tokens - after < target && k < candidates.length) {
+    k++;
+    edited = clearToolUses(turns, ids(k), false);
+    after = k === candidates.length ? all : await count(edited);
+  }
+  return {
+    turns: edited,
+    tokens: after,
+    applied: { type: "clear_tool_uses_20250919", cleared_input_tokens: tokens - after, cleared_tool_uses: k },
+  };
+}
+
+/** One entry per edit type: the overflow rescue adds to a clear_tool_uses the request already ran. */
+function merge(applied: AppliedEdit[], edit: ClearResult["applied"]): void {
+  const prior = applied.find((a) => a.type === edit.type);
+  if (prior?.type !== "clear_tool_uses_20250919") {
+    applied.push(edit);
+    return;
+  }
+  prior.cleared_input_tokens += edit.cleared_input_tokens;
+  prior.cleared_tool_uses += edit.cleared_tool_uses;
+}
