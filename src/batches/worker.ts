@@ -62,8 +62,9 @@ export class BatchWorker {
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private stopping = false;
-  /** Provider calls this worker started, for tests that check nothing runs twice. */
+  /** Requests this worker started, and how many of them gave their slot up to interactive load. */
   started = 0;
+  preemptions = 0;
 
   constructor(deps: BatchWorkerDeps) {
     this.deps = deps;
@@ -213,7 +214,10 @@ export class BatchWorker {
         ended = { state: running.reason, result: { type: running.reason } };
       } else {
         const e = toApiError(err);
-        if (e instanceof PreemptedError) return repo.requeue(key, this.owner, now, false);
+        if (e instanceof PreemptedError) {
+          this.preemptions++;
+          return repo.requeue(key, this.owner, now, false);
+        }
         const retry = this.retryAt(e, c);
         if (retry !== undefined) return repo.requeue(key, this.owner, retry, true);
         ended = { state: "errored", result: erroredResult(e, requestId) };
