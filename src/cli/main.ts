@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { ConfigError } from "../config/index.ts";
+import { registerBatches } from "./batches.ts";
 import { registerKeys } from "./keys.ts";
 import { registerServe } from "./serve.ts";
 
@@ -16,10 +17,11 @@ const program = new Command()
 
 registerServe(program);
 registerKeys(program);
+registerBatches(program);
 
 program.addHelpText(
   "after",
-  "\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n  parley keys create --name ci --rpm 600\n\nDocs: README.md",
+  "\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n  parley keys create --name ci --rpm 600\n  parley batches list\n\nDocs: README.md",
 );
 
 try {
