@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { ConfigError } from "../config/index.ts";
+import { registerBatches } from "./batches.ts";
 import { registerKeys } from "./keys.ts";
 import { registerModels } from "./models.ts";
 import { registerServe } from "./serve.ts";
@@ -18,10 +19,11 @@ const program = new Command()
 registerServe(program);
 registerKeys(program);
 registerModels(program);
+registerBatches(program);
 
 program.addHelpText(
   "after",
-  '\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n  parley keys create --name ci --rpm 600\n  parley models pull claude-code\n  parley claude -p "hello"\n\nDocs: README.md',
+  '\nExamples:\n  parley serve --config parley.yaml\n  PARLEY_PORT=9000 parley serve\n  parley keys create --name ci --rpm 600\n  parley models pull claude-code\n  parley claude -p "hello"\n  parley batches list\n\nDocs: README.md',
 );
 
 try {

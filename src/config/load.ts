@@ -104,6 +104,22 @@ export function buildConfig(
     },
     models: file.models ?? defaultModels(),
     claude_code_model: file.claude_code_model,
+    public_url: file.public_url?.replace(/\/+$/, ""),
+    batches: {
+      enabled: file.batches?.enabled ?? true,
+      poll_interval_ms: file.batches?.poll_interval_ms ?? 250,
+      lease_ms: file.batches?.lease_ms ?? 30_000,
+      max_requests: file.batches?.max_requests ?? 100_000,
+      max_body_mb: file.batches?.max_body_mb ?? 256,
+      expiry_hours: file.batches?.expiry_hours ?? 24,
+      retention_days: file.batches?.retention_days ?? 29,
+      max_attempts: file.batches?.max_attempts ?? 5,
+    },
+    files: {
+      dir: resolve(file.files?.dir ?? resolve(dataDir, "files")),
+      max_file_mb: file.files?.max_file_mb ?? 500,
+      allow_downloads: file.files?.allow_downloads ?? false,
+    },
     source,
   };
   checkModelNames(config.models, source);

@@ -52,6 +52,12 @@ const modelCommon = {
     Type.Integer({ minimum: 0, description: "Requests waiting for a slot before 529 overloaded_error" }),
   ),
   context_management: Type.Optional(ModelContextManagement),
+  batch_parallel: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "Batch requests run at once on this model, in idle slots only (0: none here)",
+    }),
+  ),
 };
 
 export const MockModelConfig = Type.Object({ ...modelCommon, provider: Type.Literal("mock") }, Strict);
@@ -172,6 +178,29 @@ export const ServerOptions = Type.Object(
   Strict,
 );
 
+export const BatchOptions = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: "Run batch work on this instance" })),
+    poll_interval_ms: Type.Optional(Type.Integer({ minimum: 10 })),
+    lease_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+    max_requests: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_body_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    expiry_hours: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    retention_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  Strict,
+);
+
+export const FileOptions = Type.Object(
+  {
+    dir: Type.Optional(Type.String({ minLength: 1, description: "Default <data_dir>/files" })),
+    max_file_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    allow_downloads: Type.Optional(Type.Boolean()),
+  },
+  Strict,
+);
+
 export const ConfigFile = Type.Object(
   {
     listen: Type.Optional(
@@ -195,6 +224,11 @@ export const ConfigFile = Type.Object(
     claude_code_model: Type.Optional(
       Type.String({ minLength: 1, description: "The model `parley claude` uses by default (id or alias)" }),
     ),
+    public_url: Type.Optional(
+      Type.String({ minLength: 1, description: "Base URL clients reach Parley at (results_url)" }),
+    ),
+    batches: Type.Optional(BatchOptions),
+    files: Type.Optional(FileOptions),
   },
   Strict,
 );
@@ -223,6 +257,19 @@ export interface Config {
   models: ModelConfig[];
   /** The model `parley claude` uses without `--model`; unset: the `claude-code` alias, else the first model. */
   claude_code_model?: string;
+  /** Base URL for absolute links such as `results_url`; absent: the request's own host. */
+  public_url?: string;
+  batches: {
+    enabled: boolean;
+    poll_interval_ms: number;
+    lease_ms: number;
+    max_requests: number;
+    max_body_mb: number;
+    expiry_hours: number;
+    retention_days: number;
+    max_attempts: number;
+  };
+  files: { dir: string; max_file_mb: number; allow_downloads: boolean };
   /** Where the config came from, for messages. */
   source: string;
 }

@@ -6,6 +6,8 @@ export class ApiError extends Error {
   readonly type: ErrorType;
   /** Extra response headers, e.g. `retry-after`. */
   readonly headers: Record<string, string>;
+  /** Machine-readable detail, e.g. `{ error_code: "file_not_downloadable" }` (the SDK reads it). */
+  details?: { error_code: string };
 
   constructor(status: number, type: ErrorType, message: string, headers: Record<string, string> = {}) {
     super(message);
@@ -18,7 +20,7 @@ export class ApiError extends Error {
   toEnvelope(requestId?: string): ErrorEnvelope {
     return {
       type: "error",
-      error: { type: this.type, message: this.message },
+      error: { type: this.type, message: this.message, ...(this.details ? { details: this.details } : {}) },
       ...(requestId ? { request_id: requestId } : {}),
     };
   }

@@ -2,13 +2,31 @@ import { ApiError, overloaded } from "../protocol/index.ts";
 
 type Release = () => void;
 
+/** A slot held by background (batch) work: `preempted` fires when an interactive request needs it. */
+export interface BackgroundSlot {
+  release: Release;
+  preempted: AbortSignal;
+}
+
+interface Waiter {
+  grant: (r: Release) => void;
+  fail: (e: unknown) => void;
+}
+
 /**
  * At most `slots` requests run at once; up to `maxQueue` more wait in order; past that a
  * request gets 529 overloaded_error at once. A waiter whose client leaves drops out of line.
+ *
+ * Background work (batches) has the lowest priority: it gets a slot only while one is free and
+ * no interactive request waits, and an interactive request that finds every slot taken preempts
+ * the newest background holder, which aborts within one generation step and gives its slot up.
  */
 export class ConcurrencyGate {
   private running = 0;
-  private readonly waiting: { grant: (r: Release) => void; fail: (e: unknown) => void }[] = [];
+  private readonly waiting: Waiter[] = [];
+  private readonly backgroundWaiting: Waiter[] = [];
+  /** Background holders, oldest first, with the controller that preempts each. */
+  private readonly background: AbortController[] = [];
 
   readonly slots: number;
   readonly maxQueue: number;
@@ -26,6 +44,16 @@ export class ConcurrencyGate {
     return this.waiting.length;
   }
 
+  /** Slots held by background work. */
+  get backgroundActive(): number {
+    return this.background.length;
+  }
+
+  /** True when a background request could start now: a slot is free and no interactive one waits. */
+  get idle(): boolean {
+    return this.running < this.slots && this.waiting.length === 0;
+  }
+
   acquire(signal?: AbortSignal): Promise<Release> {
     if (this.running < this.slots) return Promise.resolve(this.grant());
     if (this.waiting.length >= this.maxQueue) {
@@ -33,6 +61,36 @@ export class ConcurrencyGate {
         overloaded(`Overloaded: ${this.running} requests running and ${this.waiting.length} queued`),
       );
     }
+    const slot = this.enqueue(this.waiting, signal);
+    this.preemptOne();
+    return slot;
+  }
+
+  /** A slot for background work, granted only when interactive requests leave one free. */
+  async acquireBackground(signal?: AbortSignal): Promise<BackgroundSlot> {
+    const release = this.idle ? this.grant() : await this.enqueue(this.backgroundWaiting, signal);
+    const preempt = new AbortController();
+    this.background.push(preempt);
+    return {
+      preempted: preempt.signal,
+      release: () => {
+        const i = this.background.indexOf(preempt);
+        if (i >= 0) this.background.splice(i, 1);
+        release();
+      },
+    };
+  }
+
+  /** Interactive requests are waiting: the newest background holder that is still running yields. */
+  private preemptOne(): void {
+    const pending = this.waiting.length;
+    const yielding = this.background.filter((c) => c.signal.aborted).length;
+    if (yielding >= pending) return;
+    const victim = this.background.findLast((c) => !c.signal.aborted);
+    victim?.abort();
+  }
+
+  private enqueue(queue: Waiter[], signal?: AbortSignal): Promise<Release> {
     return new Promise<Release>((resolve, reject) => {
       const waiter = {
         grant: (r: Release) => {
@@ -42,12 +100,13 @@ export class ConcurrencyGate {
         fail: reject,
       };
       const onAbort = () => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) this.waiting.splice(i, 1);
+        const i = queue.indexOf(waiter);
+        if (i >= 0) queue.splice(i, 1);
         reject(new ApiError(499 as number, "api_error", "Client closed the request"));
       };
+      if (signal?.aborted) return onAbort();
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.waiting.push(waiter);
+      queue.push(waiter);
     });
   }
 
@@ -58,7 +117,7 @@ export class ConcurrencyGate {
       if (released) return;
       released = true;
       this.running--;
-      const next = this.waiting.shift();
+      const next = this.waiting.shift() ?? this.backgroundWaiting.shift();
       if (next) next.grant(this.grant());
     };
   }

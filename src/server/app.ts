@@ -5,7 +5,9 @@ import { assertJsonDepth, compileValidator, invalidRequest, newRequestId } from 
 import type { AppDeps } from "./deps.ts";
 import { installErrorHandlers } from "./errors.ts";
 import { installApiHooks } from "./hooks.ts";
+import { batchRoutes } from "./routes/batches.ts";
 import { countTokensRoutes } from "./routes/count-tokens.ts";
+import { fileRoutes } from "./routes/files.ts";
 import { messagesRoutes } from "./routes/messages.ts";
 import { modelsRoutes } from "./routes/models.ts";
 import { rootRoutes } from "./routes/root.ts";
@@ -55,6 +57,11 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     await messagesRoutes(api, deps);
     await countTokensRoutes(api, deps);
     await modelsRoutes(api, deps);
+    if (deps.batches) await batchRoutes(api, deps, deps.batches);
+    if (deps.files) {
+      const files = deps.files;
+      await api.register(async (scope) => fileRoutes(scope, deps, files));
+    }
   });
   for (const plugin of options.plugins ?? []) await app.register(plugin);
   return app;

@@ -5,6 +5,8 @@ import type { ThinkingSigner } from "../protocol/index.ts";
 import type { ModelCatalog } from "../router/index.ts";
 import type { MessageService } from "../service/index.ts";
 import type { UsageRecorder } from "../store/index.ts";
+import type { BatchServices } from "./routes/batches.ts";
+import type { FileServices } from "./routes/files.ts";
 
 /** Everything the HTTP layer needs, built once at start (see start.ts). */
 export interface AppDeps {
@@ -19,4 +21,7 @@ export interface AppDeps {
   inflight: Set<AbortController>;
   /** The one message path (protocol → router → provider → usage), shared with batches. */
   messages: MessageService;
+  /** Message batches and the Files API; present when the server has a store. */
+  batches?: BatchServices;
+  files?: FileServices;
 }

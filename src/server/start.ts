@@ -2,7 +2,9 @@ import { mkdir } from "node:fs/promises";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 import type { KeyStore } from "../auth/index.ts";
+import { BatchRepository, BatchWorker, type Clock, systemClock } from "../batches/index.ts";
 import type { Config } from "../config/index.ts";
+import { FileRepository, FileResolver, FileStorage } from "../files/index.ts";
 import { type Limiter, MemoryLimiter } from "../limits/index.ts";
 import { ThinkingSigner } from "../protocol/index.ts";
 import {
@@ -14,7 +16,7 @@ import {
 } from "../providers/index.ts";
 import { ModelCatalog } from "../router/index.ts";
 import { MessageService } from "../service/index.ts";
-import { discardUsage, type UsageRecorder } from "../store/index.ts";
+import { discardUsage, type Store, type UsageRecorder } from "../store/index.ts";
 import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
@@ -32,6 +34,10 @@ export interface StartOptions extends Partial<AppOptions> {
   keyStore?: KeyStore;
   limiter?: Limiter;
   recorder?: UsageRecorder;
+  /** The store for batches and files (`openStoreServices` gives one); without it they are not served. */
+  store?: Store;
+  /** Time for batch expiry, archiving and file expiry (tests move it). */
+  clock?: Clock;
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
@@ -42,23 +48,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // A caller that brings its own key store (tests, embedders) wires the store itself.
   const services = options.keyStore ? undefined : await openStoreServices(config, logger);
   if (services?.createdKey) announceCreatedKey(services.createdKey);
+  const store = options.store ?? services?.store;
+  const clock = options.clock ?? systemClock;
+  const files = store && {
+    repo: new FileRepository(store.db),
+    storage: new FileStorage(config.files.dir),
+    clock,
+  };
   const core = {
     catalog,
     limiter: options.limiter ?? services?.limiter ?? new MemoryLimiter(),
     recorder: options.recorder ?? services?.recorder ?? discardUsage,
     signer,
     inflight: new Set<AbortController>(),
+    files: files && new FileResolver(files.repo, files.storage, clock),
   };
+  const messages = new MessageService(core);
+  const batches = store && batchServices(store, config, { messages, catalog, clock, logger, files });
   const deps: AppDeps = {
     ...core,
     config,
     keyStore: options.keyStore ?? (services as StoreServices).keyStore,
-    messages: new MessageService(core),
+    messages,
+    batches,
+    files,
   };
   const plugins = [...(services?.plugins ?? []), ...(options.plugins ?? [])];
   const app = await buildApp(deps, { ...options, logger, plugins });
   await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
   await app.listen({ host: config.listen.host, port: config.listen.port });
+  batches?.worker?.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.listen.port;
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
@@ -71,6 +90,41 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await services?.close();
     },
   };
+}
+
+/** The batch store and, unless `batches.enabled` is false, this instance's worker. */
+function batchServices(
+  store: Store,
+  config: Config,
+  deps: {
+    messages: MessageService;
+    catalog: ModelCatalog;
+    clock: Clock;
+    logger: ProviderLogger;
+    files?: { repo: FileRepository; storage: FileStorage };
+  },
+) {
+  const repo = new BatchRepository(store.db, store.dialect);
+  const { files } = deps;
+  const worker = config.batches.enabled
+    ? new BatchWorker({
+        repo,
+        messages: deps.messages,
+        catalog: deps.catalog,
+        clock: deps.clock,
+        options: config.batches,
+        logger: deps.logger,
+        housekeeping: files
+          ? async () => {
+              for (const id of await files.repo.expired(deps.clock.now())) {
+                await files.repo.delete(id);
+                await files.storage.remove(id);
+              }
+            }
+          : undefined,
+      })
+    : undefined;
+  return { repo, worker, clock: deps.clock };
 }
 
 /** One provider per model; upstream models with `fallbacks` try those models' providers next. */
@@ -113,6 +167,8 @@ async function startProvider(
 }
 
 async function shutdown(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  // Batch requests go back to the queue at once (another instance, or the next start, runs them).
+  await deps.batches?.worker?.stop();
   const timeout = deps.config.server.shutdown_timeout_ms;
   const timer = setTimeout(() => {
     for (const c of deps.inflight) c.abort();

@@ -13,6 +13,7 @@ import {
   toMessageRequest,
 } from "../protocol/index.ts";
 import { isRelaying, type ProviderLogger, type RelayedReply } from "../providers/index.ts";
+import type { BackgroundSlot } from "../router/index.ts";
 import {
   checkCapabilities,
   clampMaxTokens,
@@ -33,6 +34,23 @@ export interface MessageServiceDeps {
   signer: ThinkingSigner;
   /** Generations in flight, aborted when a graceful shutdown runs out of time. */
   inflight: Set<AbortController>;
+  /** Resolves `{type: "file", file_id}` sources before the provider sees the request. */
+  files?: FileSourceResolver;
+}
+
+/** Turns file references into what the chosen backend can read (see src/files). */
+export interface FileSourceResolver {
+  resolve(request: MessageRequest, principal: Principal, entry: ModelEntry): Promise<MessageRequest>;
+}
+
+/**
+ * A batch request gave its slot up to interactive load before it finished; the worker runs it
+ * again later. An overloaded error, so anything that does not know batches treats it as a retry.
+ */
+export class PreemptedError extends ApiError {
+  constructor() {
+    super(529, "overloaded_error", "Batch request yielded its slot to interactive requests");
+  }
 }
 
 /** A request checked against the protocol and routed: what the model will be asked. */
@@ -50,6 +68,11 @@ export interface MessageCall {
   log: ProviderLogger;
   /** The client's session id, when it sends one (prompt-cache affinity). */
   sessionId?: string;
+  /**
+   * Set by the batch worker: the request runs at background priority (idle slots only, preempted
+   * by interactive load) and its usage row carries the batch id and `service_tier: "batch"`.
+   */
+  batch?: { id: string };
 }
 
 /**
@@ -85,6 +108,11 @@ export class MessageService {
     this.deps = deps;
   }
 
+  /** The rate limits and budgets an HTTP request passes at the edge (hooks.ts), for the batch worker. */
+  admit(principal: Principal): Promise<Record<string, string>> {
+    return this.deps.limiter.admit(principal);
+  }
+
   /** protocol → router: normalises a validated body and checks the principal may run it here. */
   prepare(body: MessageCreateParams, context: RequestContext, principal: Principal): PreparedMessage {
     const normalised = toMessageRequest(body, context);
@@ -101,7 +129,7 @@ export class MessageService {
    * whatever happens, one usage record is written and the tokens are charged.
    */
   async run(prepared: PreparedMessage, call: MessageCall, channel: ReplyChannel): Promise<MessageOutcome> {
-    const { entry, request } = prepared;
+    const { entry } = prepared;
     const started = performance.now();
     const startedAt = new Date();
     const abort = new AbortController();
@@ -112,8 +140,19 @@ export class MessageService {
     const tally = new UsageTally();
     const outcome: MessageOutcome = { status: 200, tally };
     let release: (() => void) | undefined;
+    let slot: BackgroundSlot | undefined;
     try {
-      release = await entry.gate.acquire(abort.signal);
+      const request = this.deps.files
+        ? await this.deps.files.resolve(prepared.request, prepared.principal, entry)
+        : prepared.request;
+      if (call.batch) {
+        slot = await entry.gate.acquireBackground(abort.signal);
+        release = slot.release;
+        if (slot.preempted.aborted) abort.abort();
+        else slot.preempted.addEventListener("abort", onAbort, { once: true });
+      } else {
+        release = await entry.gate.acquire(abort.signal);
+      }
       const options = { signal: abort.signal, requestId: call.requestId, sessionId: call.sessionId };
       if (isRelaying(entry.provider)) {
         const relayed = await entry.provider.relay(request, options);
@@ -127,19 +166,22 @@ export class MessageService {
         return outcome;
       }
       outcome.message = await foldStream(tally.watch(events));
+      if (slot?.preempted.aborted) throw new PreemptedError();
+      if (call.batch) outcome.message.usage.service_tier = "batch";
       tally.observeMessage(outcome.message);
       return outcome;
     } catch (err) {
-      const e = toApiError(err);
+      const e = slot?.preempted.aborted ? new PreemptedError() : toApiError(err);
       outcome.status = e.status;
       if (abort.signal.aborted) tally.cutShort = true;
       tally.errorType = e.type;
       outcome.thrown = true; // the caller reports it (the HTTP error handler writes its log line)
-      logUnexpected(call.log, err);
+      if (!(e instanceof PreemptedError)) logUnexpected(call.log, err);
       throw e;
     } finally {
       release?.();
       call.signal.removeEventListener("abort", onAbort);
+      slot?.preempted.removeEventListener("abort", onAbort);
       this.deps.inflight.delete(abort);
       this.finish(prepared, call, outcome, { started, startedAt });
     }
@@ -170,6 +212,7 @@ export class MessageService {
       latency_ms: Math.round(ended - t.started),
       ttft_ms: tally.firstDeltaAt === undefined ? null : Math.round(tally.firstDeltaAt - t.started),
       started_at: t.startedAt,
+      ...(call.batch ? { batch_id: call.batch.id, service_tier: "batch" as const } : {}),
     });
     this.deps.limiter
       .charge(principal, { input_tokens: tally.input_tokens, output_tokens: tally.output_tokens })

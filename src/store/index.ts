@@ -1,7 +1,15 @@
 export { type Dialect, openDatabase } from "./database.ts";
 export { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
+export { newId } from "./ids.ts";
 export type { ApiKey, KeyChanges, KeyListParams, KeyStatus, NewKey } from "./keys.ts";
 export type { Page, PageParams } from "./page.ts";
+export { beyond, toPage } from "./page.ts";
+export type {
+  BatchRequestState,
+  Database,
+  FileTable,
+  MessageBatchTable,
+} from "./schema.ts";
 export { Store, type StoreOptions } from "./store.ts";
 export { discardUsage, type UsageRecord, type UsageRecorder } from "./usage-record.ts";
 export { BatchedUsageRecorder, type BatchOptions, type RecorderLogger } from "./usage-recorder.ts";

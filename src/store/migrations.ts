@@ -69,6 +69,80 @@ const migrations: Record<string, Migration> = {
       for (const t of ["usage", "api_keys", "workspaces"]) await db.schema.dropTable(t).execute();
     },
   },
+  "0002_batches_files": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("usage").addColumn("batch_id", "text").execute();
+      await db.schema.alterTable("usage").addColumn("service_tier", "text").execute();
+      let batches: CreateTableBuilder<"message_batches", string> = db.schema
+        .createTable("message_batches")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("workspace_id", "text")
+        .addColumn("key_id", "text", (c) => c.notNull())
+        .addColumn("principal", "text", (c) => c.notNull())
+        .addColumn("processing_status", "text", (c) => c.notNull())
+        .addColumn("request_count", "bigint", (c) => c.notNull());
+      for (const c of ["succeeded", "errored", "canceled", "expired"]) {
+        batches = batches.addColumn(c, "bigint", (col) => col.notNull().defaultTo(0));
+      }
+      await batches
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint", (c) => c.notNull())
+        .addColumn("ended_at", "bigint")
+        .addColumn("cancel_initiated_at", "bigint")
+        .addColumn("archived_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("message_batches_workspace_created")
+        .on("message_batches")
+        .columns(["workspace_id", "created_at"])
+        .execute();
+      await db.schema
+        .createTable("batch_requests")
+        .addColumn("batch_id", "text", (c) =>
+          c.notNull().references("message_batches.id").onDelete("cascade"),
+        )
+        .addColumn("idx", "bigint", (c) => c.notNull())
+        .addColumn("custom_id", "text", (c) => c.notNull())
+        .addColumn("model", "text", (c) => c.notNull())
+        .addColumn("params", "text", (c) => c.notNull())
+        .addColumn("context", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("result", "text")
+        .addColumn("lease_owner", "text")
+        .addColumn("lease_until", "bigint")
+        .addColumn("not_before", "bigint", (c) => c.notNull().defaultTo(0))
+        .addColumn("attempts", "bigint", (c) => c.notNull().defaultTo(0))
+        .addPrimaryKeyConstraint("batch_requests_pk", ["batch_id", "idx"])
+        .execute();
+      await db.schema
+        .createIndex("batch_requests_claim")
+        .on("batch_requests")
+        .columns(["model", "state", "not_before"])
+        .execute();
+      await db.schema
+        .createTable("files")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("workspace_id", "text")
+        .addColumn("key_id", "text", (c) => c.notNull())
+        .addColumn("filename", "text", (c) => c.notNull())
+        .addColumn("mime_type", "text", (c) => c.notNull())
+        .addColumn("size_bytes", "bigint", (c) => c.notNull())
+        .addColumn("downloadable", "integer", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("expires_at", "bigint")
+        .execute();
+      await db.schema
+        .createIndex("files_workspace_created")
+        .on("files")
+        .columns(["workspace_id", "created_at"])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ["files", "batch_requests", "message_batches"]) await db.schema.dropTable(t).execute();
+      await db.schema.alterTable("usage").dropColumn("service_tier").execute();
+      await db.schema.alterTable("usage").dropColumn("batch_id").execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

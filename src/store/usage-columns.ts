@@ -14,4 +14,6 @@ export const USAGE_COLUMNS = [
   "latency_ms",
   "ttft_ms",
   "started_at",
+  "batch_id",
+  "service_tier",
 ] as const;

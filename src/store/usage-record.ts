@@ -18,6 +18,10 @@ export interface UsageRecord {
   /** Time to the first content delta; null when none was produced. */
   ttft_ms: number | null;
   started_at: Date;
+  /** Set for requests run by the batch worker. */
+  batch_id?: string | null;
+  /** `batch` for batch requests; absent means `standard`. */
+  service_tier?: "standard" | "batch";
 }
 
 /** Receives usage records off the hot path; `record` must never throw or block. */

@@ -141,5 +141,7 @@ function toRow(r: UsageRecord): UsageRow {
     latency_ms: r.latency_ms,
     ttft_ms: r.ttft_ms,
     started_at: r.started_at.getTime(),
+    batch_id: r.batch_id ?? null,
+    service_tier: r.service_tier ?? "standard",
   };
 }

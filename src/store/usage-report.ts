@@ -61,7 +61,7 @@ const GROUP_EXPR: Record<GroupBy, RawBuilder<unknown>> = {
   api_key_id: sql`key_id`,
   workspace_id: sql`workspace_id`,
   model: sql`model`,
-  service_tier: sql`'standard'`,
+  service_tier: sql`coalesce(service_tier, 'standard')`,
   context_window: CONTEXT_WINDOW,
 };
 
@@ -97,8 +97,7 @@ export async function usageReport(db: Kysely<Database>, q: UsageReportQuery): Pr
   if (q.api_key_ids.length) query = query.where("key_id", "in", q.api_key_ids);
   if (q.workspace_ids.length) query = query.where("workspace_id", "in", q.workspace_ids);
   if (q.models.length) query = query.where("model", "in", q.models);
-  // Constants (service_tier) cannot appear in PostgreSQL's GROUP BY, and need not.
-  const groupCols = [bucket, ...q.group_by.filter((g) => g !== "service_tier").map((g) => GROUP_EXPR[g])];
+  const groupCols = [bucket, ...q.group_by.map((g) => GROUP_EXPR[g])];
   const rows = (await query.groupBy(groupCols as Expression<SqlBool>[]).execute()) as unknown as Record<
     string,
     string | number | null

@@ -91,7 +91,7 @@ function modelInfo(e: ModelEntry) {
     max_input_tokens: status.contextWindow ?? c.context_window ?? null,
     max_tokens: status.maxOutputTokens ?? c.max_output_tokens ?? null,
     capabilities: {
-      batch: supported(false),
+      batch: supported(true),
       citations: supported(false),
       code_execution: supported(false),
       context_management: supported(false),
