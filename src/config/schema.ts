@@ -117,6 +117,25 @@ export const ModelConfig = TaggedUnion(
   "provider",
 );
 
+/** `host` (any port) or `host:port`; IPv6 literals in brackets (`[::1]:8931`). */
+export const McpHosts = Type.Array(Type.String({ minLength: 1 }), {
+  description: "MCP hosts that may be reached: `host` (any port) or `host:port`",
+});
+
+export const McpOptions = Type.Object(
+  {
+    allowed_hosts: Type.Optional(McpHosts),
+    connect_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    list_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    call_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    tool_list_ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_iterations: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_loop_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_result_bytes: Type.Optional(Type.Integer({ minimum: 256 })),
+  },
+  Strict,
+);
+
 export const KeyConfig = Type.Object(
   {
     key: Type.String({ minLength: 8 }),
@@ -128,6 +147,7 @@ export const KeyConfig = Type.Object(
     output_tpm: Type.Optional(Type.Integer({ minimum: 1 })),
     monthly_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
     workspace: Type.Optional(Type.String()),
+    mcp_allowed_hosts: Type.Optional(McpHosts),
   },
   Strict,
 );
@@ -161,6 +181,7 @@ export const ConfigFile = Type.Object(
     admin_keys: Type.Optional(Type.Array(Type.String({ minLength: 8 }))),
     server: Type.Optional(ServerOptions),
     models: Type.Optional(Type.Array(ModelConfig)),
+    mcp: Type.Optional(McpOptions),
   },
   Strict,
 );
@@ -172,6 +193,18 @@ export type OpenAIModelConfig = Static<typeof OpenAIModelConfig>;
 export type AnthropicModelConfig = Static<typeof AnthropicModelConfig>;
 export type ModelConfig = MockModelConfig | LlamaModelConfig | OpenAIModelConfig | AnthropicModelConfig;
 export type KeyConfig = Static<typeof KeyConfig>;
+
+/** The MCP connector's settings with defaults applied; `allowed_hosts` absent = only public addresses. */
+export interface McpConfig {
+  allowed_hosts?: string[];
+  connect_timeout_ms: number;
+  list_timeout_ms: number;
+  call_timeout_ms: number;
+  tool_list_ttl_ms: number;
+  max_iterations: number;
+  max_loop_ms: number;
+  max_result_bytes: number;
+}
 export type ConfigFile = Static<typeof ConfigFile>;
 
 /** The config with every default applied: what the rest of Parley reads. */
@@ -186,6 +219,7 @@ export interface Config {
   admin_keys: string[];
   server: { body_limit_mb: number; ping_interval_ms: number; shutdown_timeout_ms: number };
   models: ModelConfig[];
+  mcp: McpConfig;
   /** Where the config came from, for messages. */
   source: string;
 }

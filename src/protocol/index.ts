@@ -1,6 +1,6 @@
 export * from "./errors.ts";
 export { foldStream, StreamFolder, statusForErrorType } from "./fold.ts";
-export { newMessageId, newRequestId, newToolUseId } from "./ids.ts";
+export { newMcpToolUseId, newMessageId, newRequestId, newToolUseId } from "./ids.ts";
 export { assertJsonDepth, MAX_JSON_DEPTH } from "./json-depth.ts";
 export { emptyMessage, emptyUsage, MessageStream, type PromptUsage } from "./message-stream.ts";
 export * from "./request.ts";

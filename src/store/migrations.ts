@@ -69,6 +69,18 @@ const migrations: Record<string, Migration> = {
       for (const t of ["usage", "api_keys", "workspaces"]) await db.schema.dropTable(t).execute();
     },
   },
+  "0002_mcp_allowed_hosts": {
+    async up(db: Kysely<unknown>) {
+      for (const t of ["workspaces", "api_keys"]) {
+        await db.schema.alterTable(t).addColumn("mcp_allowed_hosts", "text").execute();
+      }
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ["workspaces", "api_keys"]) {
+        await db.schema.alterTable(t).dropColumn("mcp_allowed_hosts").execute();
+      }
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -22,7 +22,28 @@ export const ToolUseBlock = Type.Object({
   name: Type.String(),
   input: Type.Record(Type.String(), Type.Unknown()),
 });
-export const ContentBlock = Type.Union([TextBlock, ThinkingBlock, RedactedThinkingBlock, ToolUseBlock]);
+/** A call the MCP connector ran on the model's behalf (beta `mcp-client-…`). */
+export const McpToolUseBlock = Type.Object({
+  type: Type.Literal("mcp_tool_use"),
+  id: Type.String(),
+  name: Type.String(),
+  server_name: Type.String(),
+  input: Type.Unknown(),
+});
+export const McpToolResultBlock = Type.Object({
+  type: Type.Literal("mcp_tool_result"),
+  tool_use_id: Type.String(),
+  is_error: Type.Boolean(),
+  content: Type.Union([Type.String(), Type.Array(TextBlock)]),
+});
+export const ContentBlock = Type.Union([
+  TextBlock,
+  ThinkingBlock,
+  RedactedThinkingBlock,
+  ToolUseBlock,
+  McpToolUseBlock,
+  McpToolResultBlock,
+]);
 
 export const StopReason = Type.Enum([
   "end_turn",
@@ -49,6 +70,8 @@ export const Usage = Type.Object({
   inference_geo: Nullable(Type.String()),
   output_tokens_details: Nullable(Type.Record(Type.String(), Type.Unknown())),
   speed: Type.Optional(Nullable(Type.String())),
+  /** One entry per sampling pass of a server-side tool loop (the MCP connector). */
+  iterations: Type.Optional(Nullable(Type.Array(Type.Record(Type.String(), Type.Unknown())))),
 });
 
 export const Message = Type.Object({
@@ -91,7 +114,15 @@ export type TextBlock = Static<typeof TextBlock>;
 export type ThinkingBlock = Static<typeof ThinkingBlock>;
 export type RedactedThinkingBlock = Static<typeof RedactedThinkingBlock>;
 export type ToolUseBlock = Static<typeof ToolUseBlock>;
-export type ContentBlock = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock;
+export type McpToolUseBlock = Static<typeof McpToolUseBlock>;
+export type McpToolResultBlock = Static<typeof McpToolResultBlock>;
+export type ContentBlock =
+  | TextBlock
+  | ThinkingBlock
+  | RedactedThinkingBlock
+  | ToolUseBlock
+  | McpToolUseBlock
+  | McpToolResultBlock;
 export type StopReason = Static<typeof StopReason>;
 export type Usage = Static<typeof Usage>;
 export type Message = Static<typeof Message>;
@@ -110,6 +141,7 @@ export interface MessageDeltaUsage {
   input_tokens?: number | null;
   cache_creation_input_tokens?: number | null;
   cache_read_input_tokens?: number | null;
+  iterations?: Record<string, unknown>[] | null;
 }
 
 /** Anthropic's streaming event union: the only thing that crosses the provider boundary. */

@@ -15,6 +15,11 @@ export const Limits = Type.Object(
   Strict,
 );
 
+const McpAllowedHosts = Type.Union(
+  [Type.Array(Type.String({ minLength: 1 }), { maxItems: 1000 }), Type.Null()],
+  { description: "MCP hosts (`host` or `host:port`) this key or workspace is narrowed to; null clears" },
+);
+
 const Models = Type.Array(Type.String({ minLength: 1 }), { description: "Model globs the key may use" });
 
 const paging = {
@@ -42,6 +47,7 @@ export const CreateKeyBody = Type.Object(
     workspace_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     models: Type.Optional(Models),
     limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
   },
   Strict,
 );
@@ -52,6 +58,7 @@ export const UpdateKeyBody = Type.Object(
     status: Type.Optional(Type.Union([KeyStatusSchema, Type.Null()])),
     models: Type.Optional(Models),
     limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
   },
   Strict,
 );
@@ -62,12 +69,20 @@ export const ListWorkspacesQuery = Type.Object({
 });
 
 export const CreateWorkspaceBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 40 }), limits: Type.Optional(Limits) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 40 }),
+    limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
+  },
   Strict,
 );
 
 export const UpdateWorkspaceBody = Type.Object(
-  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })), limits: Type.Optional(Limits) },
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
+  },
   Strict,
 );
 
