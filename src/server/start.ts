@@ -15,6 +15,7 @@ import {
 import { ModelCatalog } from "../router/index.ts";
 import { MessageService } from "../service/index.ts";
 import { discardUsage, type UsageRecorder } from "../store/index.ts";
+import { McpConnector } from "../tools/index.ts";
 import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
@@ -47,6 +48,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     limiter: options.limiter ?? services?.limiter ?? new MemoryLimiter(),
     recorder: options.recorder ?? services?.recorder ?? discardUsage,
     signer,
+    mcp: new McpConnector(config.mcp),
     inflight: new Set<AbortController>(),
   };
   const deps: AppDeps = {
@@ -129,5 +131,6 @@ async function shutdown(app: FastifyInstance, deps: AppDeps): Promise<void> {
     deps.recorder.close?.(),
     deps.keyStore.close?.(),
     deps.limiter.close?.(),
+    deps.mcp.close(),
   ]);
 }

@@ -22,6 +22,7 @@ import {
   signsThinking,
 } from "../router/index.ts";
 import type { UsageRecorder } from "../store/index.ts";
+import type { McpConnector } from "../tools/index.ts";
 import { generate } from "./generate.ts";
 import { UsageTally } from "./usage-tally.ts";
 
@@ -31,6 +32,8 @@ export interface MessageServiceDeps {
   limiter: Limiter;
   recorder: UsageRecorder;
   signer: ThinkingSigner;
+  /** The MCP connector (`mcp_servers`) for backends that do not run it themselves. */
+  mcp: McpConnector;
   /** Generations in flight, aborted when a graceful shutdown runs out of time. */
   inflight: Set<AbortController>;
 }
@@ -117,7 +120,7 @@ export class MessageService {
         await channel.sendRelayed(relayed, tally);
         return outcome;
       }
-      const events = generate(entry, request, options);
+      const events = generate(entry, request, options, { mcp: this.deps.mcp, principal: prepared.principal });
       if (request.stream) {
         await channel.sendEvents(events, tally);
         return outcome;
