@@ -118,7 +118,10 @@ export const ModelConfig = TaggedUnion(
 );
 
 /** `host` (any port) or `host:port`; IPv6 literals in brackets (`[::1]:8931`). */
-export const McpHosts = Type.Array(Type.String({ minLength: 1 }), {
+export const MCP_HOST_PATTERN =
+  "^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F]*:[0-9a-fA-F:.]+|[A-Za-z0-9.-]+(:[0-9]{1,5})?)$";
+
+export const McpHosts = Type.Array(Type.String({ pattern: MCP_HOST_PATTERN }), {
   description: "MCP hosts that may be reached: `host` (any port) or `host:port`",
 });
 

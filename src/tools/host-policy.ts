@@ -99,8 +99,12 @@ async function resolveAll(host: string): Promise<LookupAddress[]> {
   }
 }
 
-/** Loopback, "this network", private, CGNAT, link-local, benchmark, multicast and reserved ranges. */
-const inner = new BlockList();
+/**
+ * Loopback, "this network", private, CGNAT, link-local, benchmark, multicast and reserved ranges.
+ * Two lists, because a BlockList matches IPv4 addresses against IPv4-mapped IPv6 rules too.
+ */
+const inner4 = new BlockList();
+const inner6 = new BlockList();
 for (const [net, bits] of [
   ["0.0.0.0", 8],
   ["10.0.0.0", 8],
@@ -114,7 +118,7 @@ for (const [net, bits] of [
   ["224.0.0.0", 4],
   ["240.0.0.0", 4],
 ] as const)
-  inner.addSubnet(net, bits, "ipv4");
+  inner4.addSubnet(net, bits, "ipv4");
 for (const [net, bits] of [
   ["::", 128],
   ["::1", 128],
@@ -126,12 +130,12 @@ for (const [net, bits] of [
   ["fec0::", 10],
   ["ff00::", 8],
 ] as const)
-  inner.addSubnet(net, bits, "ipv6");
+  inner6.addSubnet(net, bits, "ipv6");
 
 export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return false;
-  return !inner.check(address, family === 4 ? "ipv4" : "ipv6");
+  return family === 4 ? !inner4.check(address, "ipv4") : !inner6.check(address, "ipv6");
 }
 
 type LookupCallback = (

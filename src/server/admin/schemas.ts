@@ -1,4 +1,5 @@
 import Type, { type Static } from "typebox";
+import { MCP_HOST_PATTERN } from "../../config/index.ts";
 
 const Strict = { additionalProperties: false } as const;
 const Count = Type.Integer({ minimum: 1 });
@@ -16,7 +17,7 @@ export const Limits = Type.Object(
 );
 
 const McpAllowedHosts = Type.Union(
-  [Type.Array(Type.String({ minLength: 1 }), { maxItems: 1000 }), Type.Null()],
+  [Type.Array(Type.String({ pattern: MCP_HOST_PATTERN }), { maxItems: 1000 }), Type.Null()],
   { description: "MCP hosts (`host` or `host:port`) this key or workspace is narrowed to; null clears" },
 );
 
