@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type FakeUpstream,
+  json,
   type RecordedRequest,
   replyOpenAI,
   startFakeUpstream,
@@ -26,7 +27,8 @@ const BETA = ["mcp-client-2025-11-20"];
 
 /** The OpenAI-style upstream: calls the MCP `add` tool first, then reports what the tool said. */
 function openaiUpstream(req: RecordedRequest, res: import("node:http").ServerResponse) {
-  const body = req.body as { messages: { role: string; content?: unknown }[] };
+  const body = req.body as { messages?: { role: string; content?: unknown }[] } | undefined;
+  if (!body?.messages) return json(res, 200, { object: "list", data: [{ id: "qwen", object: "model" }] });
   const toolMessage = body.messages.find((m) => m.role === "tool");
   const chunks = toolMessage
     ? vllm.text([`The sum is `, String(toolMessage.content)], [30, 4])
@@ -37,6 +39,7 @@ function openaiUpstream(req: RecordedRequest, res: import("node:http").ServerRes
 describe("MCP connector", () => {
   let mcp: FakeMcpServer;
   let upstream: FakeUpstream;
+  let anthropic: FakeUpstream;
   let server: TestServer;
   let strict: TestServer;
   let client: Anthropic;
@@ -45,6 +48,18 @@ describe("MCP connector", () => {
   beforeAll(async () => {
     mcp = await startFakeMcpServer();
     upstream = await startFakeUpstream(openaiUpstream);
+    anthropic = await startFakeUpstream((_req, res) =>
+      json(res, 200, {
+        id: "msg_01Upstream",
+        type: "message",
+        role: "assistant",
+        model: "claude-sonnet-4-5",
+        content: [{ type: "text", text: "from upstream" }],
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage: { input_tokens: 3, output_tokens: 2 },
+      }),
+    );
     const logger = pino(
       { level: "trace" },
       new Writable({
@@ -63,6 +78,7 @@ describe("MCP connector", () => {
         models: [
           { id: "mock", provider: "mock" },
           { id: "gpt", provider: "openai", base_url: `${upstream.origin}/v1`, upstream_model: "qwen" },
+          { id: "claude", provider: "anthropic", base_url: anthropic.origin, health_check_ms: 0 },
         ],
         mcp: { allowed_hosts: ["127.0.0.1"], call_timeout_ms: 400, max_iterations: 3 },
       },
@@ -76,6 +92,7 @@ describe("MCP connector", () => {
     await server?.stop();
     await strict?.stop();
     await upstream?.close();
+    await anthropic?.close();
     await mcp?.close();
   });
 
@@ -422,6 +439,42 @@ describe("MCP connector", () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/mcp_servers/);
+  });
+
+  it("uses a toolset's pinned tool listing instead of asking the server for its tools", async () => {
+    const lists = () => mcp.requests.filter((r) => r.rpc === "tools/list").length;
+    const before = lists();
+    const reply = await ask('[[mcp:docs/add {"a":20,"b":22}]]', {
+      mcp_servers: [docs({ authorization_token: "pinned-listing-token" })],
+      tools: [
+        {
+          type: "mcp_toolset",
+          mcp_server_name: "docs",
+          tools: [{ name: "add", input_schema: { type: "object", properties: { a: {}, b: {} } } }],
+        },
+      ],
+    });
+    expect(reply.content.find((b) => b.type === "mcp_tool_result")).toMatchObject({
+      content: [{ text: "42" }],
+    });
+    expect(lists()).toBe(before);
+  });
+
+  it("passes mcp_servers and mcp_toolset through untouched to an anthropic upstream", async () => {
+    const params = {
+      model: "claude",
+      max_tokens: 50,
+      betas: BETA,
+      mcp_servers: [docs()],
+      tools: [{ type: "mcp_toolset" as const, mcp_server_name: "docs", default_config: { enabled: true } }],
+      messages: [{ role: "user" as const, content: "hi" }],
+    };
+    const reply = await client.beta.messages.create(params);
+    expect(reply.content).toEqual([{ type: "text", text: "from upstream" }]);
+    const sent = anthropic.requests.at(-1)?.body as Record<string, unknown>;
+    expect(sent.mcp_servers).toEqual(params.mcp_servers);
+    expect(sent.tools).toEqual(params.tools);
+    expect(anthropic.requests.at(-1)?.headers["anthropic-beta"]).toContain("mcp-client-2025-11-20");
   });
 
   it("never writes the authorization token to the logs", () => {

@@ -120,7 +120,11 @@ export class MessageService {
         await channel.sendRelayed(relayed, tally);
         return outcome;
       }
-      const events = generate(entry, request, options, { mcp: this.deps.mcp, principal: prepared.principal });
+      const events = generate(entry, request, options, {
+        mcp: this.deps.mcp,
+        principal: prepared.principal,
+        onUsage: (usage) => tally.fromUsage(usage),
+      });
       if (request.stream) {
         await channel.sendEvents(events, tally);
         return outcome;

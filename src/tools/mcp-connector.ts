@@ -138,8 +138,11 @@ export class McpSession {
   /** The request as the model sees it: MCP tools offered beside the client's, history rendered. */
   prepare(req: MessageRequest): MessageRequest {
     const clientTools = new Set(req.tools.map((t) => t.name));
-    const tools: ToolParam[] = [...req.tools, ...this.tools.offered()];
     const choice = this.tools.resolveChoice(req.tool_choice, clientTools);
+    const tools: ToolParam[] = [
+      ...req.tools,
+      ...this.tools.offered(choice.type === "tool" ? choice.name : undefined),
+    ];
     if ((choice.type === "any" || choice.type === "tool") && tools.length === 0) {
       throw invalidRequest(
         "tool_choice: may only be specified while providing tools (no MCP tool is enabled)",

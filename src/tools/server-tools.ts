@@ -3,12 +3,14 @@ import { composeMcpToolName, type MessageRequest, type StreamEvent } from "../pr
 import type { Provider, StreamOptions } from "../providers/index.ts";
 import { renderMcpHistory } from "./history.ts";
 import type { McpConnector } from "./mcp-connector.ts";
-import { runToolLoop } from "./tool-loop.ts";
+import { type PassTotals, runToolLoop } from "./tool-loop.ts";
 
 /** Who runs the request and with what connector: the caller's side of the server-side tools. */
 export interface ServerToolScope {
   mcp: McpConnector;
   principal: Principal;
+  /** Told the usage of all passes so far after each one, so a reply cut short is still counted. */
+  onUsage?: (usage: PassTotals) => void;
 }
 
 /**
@@ -29,7 +31,7 @@ export async function* withServerTools(
   }
   const session = await scope.mcp.open(request, scope.principal, options.signal);
   try {
-    yield* runToolLoop(provider, session, request, options, scope.mcp.config);
+    yield* runToolLoop(provider, session, request, options, scope.mcp.config, scope.onUsage);
   } finally {
     await session.close();
   }

@@ -24,7 +24,7 @@ interface PendingCall {
 }
 
 /** The usage of every pass so far, summed. */
-interface Totals {
+export interface PassTotals {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
@@ -44,9 +44,10 @@ export async function* runToolLoop(
   request: MessageRequest,
   options: StreamOptions,
   config: McpConfig,
+  onUsage: (usage: PassTotals) => void = () => {},
 ): AsyncGenerator<StreamEvent> {
   const started = performance.now();
-  const totals: Totals = {
+  const totals: PassTotals = {
     input_tokens: 0,
     output_tokens: 0,
     cache_creation_input_tokens: 0,
@@ -69,6 +70,7 @@ export async function* runToolLoop(
     }
     const message = folder.result();
     count(totals, iterations, message);
+    onUsage({ ...totals });
     offset += message.content.length;
     if (message.stop_reason !== "tool_use" || calls.length === 0) {
       yield* finish(message.stop_reason ?? "end_turn", message.stop_sequence, totals, iterations);
@@ -174,7 +176,7 @@ function append(messages: Turn[], reply: ContentBlockParam[], results: ToolResul
   return out;
 }
 
-function count(totals: Totals, iterations: Record<string, unknown>[], message: Message): void {
+function count(totals: PassTotals, iterations: Record<string, unknown>[], message: Message): void {
   const u = message.usage;
   const pass = {
     input_tokens: u.input_tokens,
@@ -194,7 +196,7 @@ function count(totals: Totals, iterations: Record<string, unknown>[], message: M
 function* finish(
   stop_reason: StopReason,
   stop_sequence: string | null,
-  totals: Totals,
+  totals: PassTotals,
   iterations: Record<string, unknown>[],
 ): Generator<StreamEvent> {
   yield {

@@ -107,9 +107,11 @@ export class McpToolMap {
     }
   }
 
-  /** The definitions offered to the model, next to the client's own tools. */
-  offered(): CustomTool[] {
-    return [...this.byExposed.values()].filter((t) => !t.deferred).map((t) => t.definition);
+  /** The definitions offered to the model, next to the client's own tools (a forced one even if deferred). */
+  offered(forced?: string): CustomTool[] {
+    return [...this.byExposed.values()]
+      .filter((t) => !t.deferred || t.exposed === forced)
+      .map((t) => t.definition);
   }
 
   byModelName(name: string): McpToolRef | undefined {
