@@ -1,5 +1,10 @@
 /** `mcp_allowed_hosts` on keys and workspaces, set through the admin API, narrowing `mcp.allowed_hosts`. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerKeys } from "../src/cli/keys.ts";
 import { createLimiter } from "../src/limits/index.ts";
 import { adminRoutes } from "../src/server/admin/index.ts";
 import { Store } from "../src/store/index.ts";
@@ -97,5 +102,46 @@ describe.each(databaseKinds)("mcp_allowed_hosts on %s", (kind) => {
       mcp_allowed_hosts: ["http://x/"],
     });
     expect(res.status).toBe(400);
+  });
+});
+
+describe("parley keys create --mcp-allowed-hosts", () => {
+  it("stores the narrowing list and refuses an entry that is not a host", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "parley-mcp-cli-"));
+    const keys = async (...args: string[]) => {
+      let out = "";
+      const program = new Command().exitOverride();
+      registerKeys(program, (t) => {
+        out += t;
+      });
+      await program.parseAsync(["keys", ...args, "--data-dir", dir], { from: "user" });
+      return out;
+    };
+    try {
+      const created = JSON.parse(
+        await keys(
+          "create",
+          "--name",
+          "m",
+          "--mcp-allowed-hosts",
+          "mcp.example.com, 127.0.0.1:8931",
+          "--json",
+        ),
+      ) as { key: string; mcp_allowed_hosts: string[] };
+      expect(created.mcp_allowed_hosts).toEqual(["mcp.example.com", "127.0.0.1:8931"]);
+      const store = await Store.open(`sqlite:${join(dir, "parley.db")}`);
+      try {
+        expect(await store.keyStore.authenticate(created.key)).toMatchObject({
+          mcpAllowedHosts: ["mcp.example.com", "127.0.0.1:8931"],
+        });
+      } finally {
+        await store.close();
+      }
+      await expect(keys("create", "--name", "x", "--mcp-allowed-hosts", "http://x/")).rejects.toThrow(
+        /not a host or host:port/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
