@@ -56,7 +56,11 @@ describe.each(databaseKinds)("store on %s", (kind) => {
       const other = await openTestDatabase("postgres");
       try {
         const second = await openDatabase(other.url);
-        expect(second.migrated).toEqual(["0001_keys_workspaces_usage"]);
+        expect(second.migrated).toEqual([
+          "0001_keys_workspaces_usage",
+          "0002_batches_files",
+          "0003_mcp_allowed_hosts",
+        ]);
         await second.close();
         const again = await openDatabase(tdb.url);
         expect(again.migrated).toEqual([]);

@@ -8,6 +8,9 @@ export interface Principal {
   limits: KeyLimits;
   /** The limits of the key's workspace, shared by all its keys. */
   workspaceLimits?: KeyLimits;
+  /** MCP hosts this key, and its workspace, narrow the server's `mcp.allowed_hosts` to (absent = no narrowing). */
+  mcpAllowedHosts?: string[];
+  workspaceMcpAllowedHosts?: string[];
 }
 
 export interface KeyLimits {

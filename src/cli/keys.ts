@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from "commander";
 import type { KeyLimits } from "../auth/index.ts";
 import { ConfigError, loadConfig } from "../config/index.ts";
 import { type ApiKey, type KeyStatus, Store } from "../store/index.ts";
+import { parseHostEntry } from "../tools/index.ts";
 
 interface StoreFlags {
   config?: string;
@@ -18,6 +19,7 @@ interface CreateFlags extends StoreFlags {
   inputTpm?: number;
   outputTpm?: number;
   monthlyTokens?: number;
+  mcpAllowedHosts?: string[];
 }
 
 type Print = (text: string) => void;
@@ -28,6 +30,15 @@ const positiveInt = (value: string): number => {
     throw new InvalidArgumentError(`'${value}' is not a positive whole number`);
   return n;
 };
+const hosts = (value: string): string[] =>
+  list(value).map((h) => {
+    try {
+      parseHostEntry(h);
+      return h;
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  });
 const list = (value: string): string[] =>
   value
     .split(",")
@@ -57,7 +68,12 @@ export function registerKeys(program: Command, print: Print = (t) => process.std
       .option("--tpm <n>", "input + output tokens per minute", positiveInt)
       .option("--input-tpm <n>", "input tokens per minute", positiveInt)
       .option("--output-tpm <n>", "output tokens per minute", positiveInt)
-      .option("--monthly-tokens <n>", "input + output tokens per UTC month", positiveInt),
+      .option("--monthly-tokens <n>", "input + output tokens per UTC month", positiveInt)
+      .option(
+        "--mcp-allowed-hosts <hosts>",
+        "comma-separated MCP hosts (host or host:port) it is narrowed to",
+        hosts,
+      ),
   ).action((flags: CreateFlags) => withStore(flags, (store) => create(store, flags, print)));
 
   storeOptions(
@@ -98,6 +114,7 @@ async function create(store: Store, flags: CreateFlags, print: Print): Promise<v
     workspace_id,
     models: flags.models,
     limits,
+    mcp_allowed_hosts: flags.mcpAllowedHosts,
   });
   if (flags.json) {
     print(`${JSON.stringify({ ...describe(key), key: secret })}\n`);
@@ -175,5 +192,6 @@ const describe = (k: ApiKey) => ({
   workspace_id: k.workspace_id,
   models: k.models,
   limits: k.limits,
+  mcp_allowed_hosts: k.mcp_allowed_hosts,
   created_at: k.created_at.toISOString(),
 });

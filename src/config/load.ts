@@ -120,6 +120,16 @@ export function buildConfig(
       max_file_mb: file.files?.max_file_mb ?? 500,
       allow_downloads: file.files?.allow_downloads ?? false,
     },
+    mcp: {
+      allowed_hosts: file.mcp?.allowed_hosts,
+      connect_timeout_ms: file.mcp?.connect_timeout_ms ?? 10_000,
+      list_timeout_ms: file.mcp?.list_timeout_ms ?? 10_000,
+      call_timeout_ms: file.mcp?.call_timeout_ms ?? 60_000,
+      tool_list_ttl_ms: file.mcp?.tool_list_ttl_ms ?? 60_000,
+      max_iterations: file.mcp?.max_iterations ?? 10,
+      max_loop_ms: file.mcp?.max_loop_ms ?? 300_000,
+      max_result_bytes: file.mcp?.max_result_bytes ?? 100_000,
+    },
     source,
   };
   checkModelNames(config.models, source);

@@ -154,6 +154,28 @@ export const ModelConfig = TaggedUnion(
   "provider",
 );
 
+/** `host` (any port) or `host:port`; IPv6 literals in brackets (`[::1]:8931`). */
+export const MCP_HOST_PATTERN =
+  "^(\\[[0-9a-fA-F:.]+\\](:[0-9]{1,5})?|[0-9a-fA-F]*:[0-9a-fA-F:.]+|[A-Za-z0-9.-]+(:[0-9]{1,5})?)$";
+
+export const McpHosts = Type.Array(Type.String({ pattern: MCP_HOST_PATTERN }), {
+  description: "MCP hosts that may be reached: `host` (any port) or `host:port`",
+});
+
+export const McpOptions = Type.Object(
+  {
+    allowed_hosts: Type.Optional(McpHosts),
+    connect_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    list_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    call_timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    tool_list_ttl_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    max_iterations: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_loop_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    max_result_bytes: Type.Optional(Type.Integer({ minimum: 256 })),
+  },
+  Strict,
+);
+
 export const KeyConfig = Type.Object(
   {
     key: Type.String({ minLength: 8 }),
@@ -165,6 +187,7 @@ export const KeyConfig = Type.Object(
     output_tpm: Type.Optional(Type.Integer({ minimum: 1 })),
     monthly_tokens: Type.Optional(Type.Integer({ minimum: 1 })),
     workspace: Type.Optional(Type.String()),
+    mcp_allowed_hosts: Type.Optional(McpHosts),
   },
   Strict,
 );
@@ -229,6 +252,7 @@ export const ConfigFile = Type.Object(
     ),
     batches: Type.Optional(BatchOptions),
     files: Type.Optional(FileOptions),
+    mcp: Type.Optional(McpOptions),
   },
   Strict,
 );
@@ -241,6 +265,18 @@ export type OpenAIModelConfig = Static<typeof OpenAIModelConfig>;
 export type AnthropicModelConfig = Static<typeof AnthropicModelConfig>;
 export type ModelConfig = MockModelConfig | LlamaModelConfig | OpenAIModelConfig | AnthropicModelConfig;
 export type KeyConfig = Static<typeof KeyConfig>;
+
+/** The MCP connector's settings with defaults applied; `allowed_hosts` absent = only public addresses. */
+export interface McpConfig {
+  allowed_hosts?: string[];
+  connect_timeout_ms: number;
+  list_timeout_ms: number;
+  call_timeout_ms: number;
+  tool_list_ttl_ms: number;
+  max_iterations: number;
+  max_loop_ms: number;
+  max_result_bytes: number;
+}
 export type ConfigFile = Static<typeof ConfigFile>;
 
 /** The config with every default applied: what the rest of Parley reads. */
@@ -270,6 +306,7 @@ export interface Config {
     max_attempts: number;
   };
   files: { dir: string; max_file_mb: number; allow_downloads: boolean };
+  mcp: McpConfig;
   /** Where the config came from, for messages. */
   source: string;
 }

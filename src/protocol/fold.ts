@@ -82,7 +82,7 @@ export class StreamFolder {
     if (d.type === "text_delta" && block.type === "text") block.text += d.text;
     else if (d.type === "thinking_delta" && block.type === "thinking") block.thinking += d.thinking;
     else if (d.type === "signature_delta" && block.type === "thinking") block.signature = d.signature;
-    else if (d.type === "input_json_delta" && block.type === "tool_use")
+    else if (d.type === "input_json_delta" && (block.type === "tool_use" || block.type === "mcp_tool_use"))
       this.json[event.index] += d.partial_json;
     else if (d.type === "citations_delta" && block.type === "text")
       block.citations = [...(block.citations ?? []), d.citation];
@@ -95,7 +95,7 @@ export class StreamFolder {
 
   private finishBlock(index: number): void {
     const block = this.need().content[index];
-    if (block?.type !== "tool_use" || !this.json[index]) return;
+    if ((block?.type !== "tool_use" && block?.type !== "mcp_tool_use") || !this.json[index]) return;
     try {
       block.input = JSON.parse(this.json[index]);
     } catch {

@@ -26,4 +26,5 @@ function base62(length: number): string {
 
 export const newMessageId = () => `msg_01${base62(22)}`;
 export const newToolUseId = () => `toolu_01${base62(22)}`;
+export const newMcpToolUseId = () => `mcptoolu_01${base62(22)}`;
 export const newRequestId = () => `req_01${base62(22)}`;

@@ -1,8 +1,9 @@
 export { deltaTokens } from "./delta-tokens.ts";
 export * from "./errors.ts";
 export { foldStream, StreamFolder, statusForErrorType } from "./fold.ts";
-export { newMessageId, newRequestId, newToolUseId } from "./ids.ts";
+export { newMcpToolUseId, newMessageId, newRequestId, newToolUseId } from "./ids.ts";
 export { assertJsonDepth, MAX_JSON_DEPTH } from "./json-depth.ts";
+export { composeMcpToolName } from "./mcp-names.ts";
 export { emptyMessage, emptyUsage, MessageStream, type PromptUsage } from "./message-stream.ts";
 export * from "./request.ts";
 export * from "./schema/index.ts";

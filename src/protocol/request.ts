@@ -2,7 +2,10 @@ import { invalidRequest } from "./errors.ts";
 import type {
   ContentBlockParam,
   CountTokensParams,
+  McpServerParam,
+  McpToolsetParam,
   MessageCreateParams,
+  RequestToolParam,
   TextBlockParam,
   ThinkingConfig,
   ToolChoice,
@@ -36,8 +39,12 @@ export interface MessageRequest {
   stream: boolean;
   system: TextBlockParam[];
   messages: Turn[];
+  /** The client's own tools (and versioned ones); MCP toolsets are in `mcp_toolsets`. */
   tools: ToolParam[];
   tool_choice: ToolChoice;
+  /** Beta MCP connector: the servers the request names, and the `mcp_toolset` entries of `tools`. */
+  mcp_servers: McpServerParam[];
+  mcp_toolsets: McpToolsetParam[];
   stop_sequences: string[];
   temperature?: number;
   top_p?: number;
@@ -89,9 +96,12 @@ export function toTurns(messages: MessageCreateParams["messages"]): Turn[] {
 
 export function toMessageRequest(params: MessageCreateParams, context: RequestContext): MessageRequest {
   checkMessages(params.messages);
-  const tools = params.tools ?? [];
+  const all = params.tools ?? [];
+  const tools = all.filter((t) => !isToolset(t)) as ToolParam[];
+  const mcp_toolsets = all.filter(isToolset);
+  const mcp_servers = params.mcp_servers ?? [];
   const tool_choice = params.tool_choice ?? { type: "auto" };
-  checkTools(tools, tool_choice);
+  checkTools(all, tool_choice, mcp_servers.length > 0);
   const forced = tool_choice.type === "any" || tool_choice.type === "tool";
   if (forced && params.thinking && params.thinking.type !== "disabled") {
     throw invalidRequest("Thinking may not be enabled when tool_choice forces tool use.");
@@ -109,6 +119,8 @@ export function toMessageRequest(params: MessageCreateParams, context: RequestCo
     messages: toTurns(params.messages),
     tools,
     tool_choice,
+    mcp_servers,
+    mcp_toolsets,
     stop_sequences: params.stop_sequences ?? [],
     temperature: params.temperature,
     top_p: params.top_p,
@@ -168,16 +180,22 @@ function checkToolPairs(messages: MessageCreateParams["messages"]): void {
   });
 }
 
-function checkTools(tools: ToolParam[], choice: ToolChoice): void {
+const isToolset = (t: RequestToolParam): t is McpToolsetParam => t.type === "mcp_toolset";
+
+/** With MCP servers, a forced choice may name an MCP tool: the connector checks it once it has listed them. */
+function checkTools(all: RequestToolParam[], choice: ToolChoice, mcp: boolean): void {
   const seen = new Set<string>();
-  tools.forEach((t, i) => {
+  const tools = all.filter((t) => !isToolset(t));
+  all.forEach((entry, i) => {
+    if (isToolset(entry)) return;
+    const t = entry as ToolParam;
     if (seen.has(t.name)) throw invalidRequest(`tools.${i}.name: Tool names must be unique (${t.name})`);
     seen.add(t.name);
   });
-  if ((choice.type === "any" || choice.type === "tool") && tools.length === 0) {
+  if ((choice.type === "any" || choice.type === "tool") && tools.length === 0 && !mcp) {
     throw invalidRequest("tool_choice: may only be specified while providing tools");
   }
-  if (choice.type === "tool" && !seen.has(choice.name)) {
+  if (choice.type === "tool" && !seen.has(choice.name) && !mcp) {
     throw invalidRequest(`tool_choice.name: tool '${choice.name}' is not among the provided tools`);
   }
 }

@@ -8,8 +8,8 @@ import {
 } from "../protocol/index.ts";
 import type { ModelCatalog, ModelEntry } from "./catalog.ts";
 
-/** Versioned tools the hosted API runs itself; only an Anthropic upstream can. */
-const SERVER_TOOL = /^(web_search|web_fetch|code_execution|tool_search_tool_(bm25|regex)|mcp_toolset)_/;
+/** Versioned tools the hosted API runs itself; only an Anthropic upstream can (MCP toolsets Parley runs, see tools/). */
+const SERVER_TOOL = /^(web_search|web_fetch|code_execution|tool_search_tool_(bm25|regex))_/;
 
 /** Finds the model a request names and checks the caller may use it. 404 unknown, 403 out of scope. */
 export function resolveModel(catalog: ModelCatalog, name: string, principal: Principal): ModelEntry {
@@ -27,6 +27,8 @@ export function checkCapabilities(entry: ModelEntry, req: MessageRequest): void 
   const id = entry.config.id;
   if (req.tools.length > 0 && !caps.tools)
     throw unsupportedFeature(`tools: model ${id} does not support tool use`);
+  if (req.mcp_servers.length > 0 && !caps.tools)
+    throw unsupportedFeature(`mcp_servers: model ${id} does not support tool use, which MCP tools need`);
   if (!caps.vision && req.messages.some((t) => t.content.some(hasImage))) {
     throw unsupportedFeature(`messages: model ${id} does not support image input`);
   }

@@ -5,6 +5,7 @@ import type { ThinkingSigner } from "../protocol/index.ts";
 import type { ModelCatalog } from "../router/index.ts";
 import type { MessageService } from "../service/index.ts";
 import type { UsageRecorder } from "../store/index.ts";
+import type { McpConnector } from "../tools/index.ts";
 import type { BatchServices } from "./routes/batches.ts";
 import type { FileServices } from "./routes/files.ts";
 
@@ -17,6 +18,8 @@ export interface AppDeps {
   recorder: UsageRecorder;
   /** Verifies thinking blocks that clients send back to a model that signed them. */
   signer: ThinkingSigner;
+  /** The MCP connector's shared state (allowlist, tool-list cache, HTTP agents). */
+  mcp: McpConnector;
   /** Generations in flight, aborted when a graceful shutdown runs out of time. */
   inflight: Set<AbortController>;
   /** The one message path (protocol → router → provider → usage), shared with batches. */

@@ -17,6 +17,7 @@ import {
 import { ModelCatalog } from "../router/index.ts";
 import { MessageService } from "../service/index.ts";
 import { discardUsage, type Store, type UsageRecorder } from "../store/index.ts";
+import { McpConnector } from "../tools/index.ts";
 import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
@@ -60,6 +61,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     limiter: options.limiter ?? services?.limiter ?? new MemoryLimiter(),
     recorder: options.recorder ?? services?.recorder ?? discardUsage,
     signer,
+    mcp: new McpConnector(config.mcp),
     inflight: new Set<AbortController>(),
     files: files && new FileResolver(files.repo, files.storage, clock),
   };
@@ -185,5 +187,6 @@ async function shutdown(app: FastifyInstance, deps: AppDeps): Promise<void> {
     deps.recorder.close?.(),
     deps.keyStore.close?.(),
     deps.limiter.close?.(),
+    deps.mcp.close(),
   ]);
 }

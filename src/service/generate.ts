@@ -2,6 +2,7 @@ import { contextModelOf, manageContext } from "../context/index.ts";
 import type { MessageRequest, StreamEvent } from "../protocol/index.ts";
 import type { StreamOptions } from "../providers/index.ts";
 import type { ModelEntry } from "../router/index.ts";
+import { type ServerToolScope, withServerTools } from "../tools/index.ts";
 
 /**
  * The model's reply as Anthropic events. This is the one place where request-level features
@@ -12,9 +13,13 @@ export function generate(
   entry: ModelEntry,
   request: MessageRequest,
   options: StreamOptions,
+  scope: ServerToolScope,
 ): AsyncIterable<StreamEvent> {
-  // Context edits first: the provider (and any loop around it) sees the edited prompt.
+  // Context edits first: the tool loop and the provider see the edited prompt. An Anthropic
+  // upstream runs both itself, so its fields pass through untouched.
   return manageContext(contextModelOf(entry, options), request, (edited) =>
-    entry.provider.stream(edited, options),
+    entry.config.provider === "anthropic"
+      ? entry.provider.stream(edited, options)
+      : withServerTools(entry.provider, edited, options, scope),
   );
 }

@@ -23,6 +23,7 @@ import {
   signsThinking,
 } from "../router/index.ts";
 import type { UsageRecorder } from "../store/index.ts";
+import type { McpConnector } from "../tools/index.ts";
 import { generate } from "./generate.ts";
 import { UsageTally } from "./usage-tally.ts";
 
@@ -32,6 +33,8 @@ export interface MessageServiceDeps {
   limiter: Limiter;
   recorder: UsageRecorder;
   signer: ThinkingSigner;
+  /** The MCP connector (`mcp_servers`) for backends that do not run it themselves. */
+  mcp: McpConnector;
   /** Generations in flight, aborted when a graceful shutdown runs out of time. */
   inflight: Set<AbortController>;
   /** Resolves `{type: "file", file_id}` sources before the provider sees the request. */
@@ -160,7 +163,11 @@ export class MessageService {
         await channel.sendRelayed(relayed, tally);
         return outcome;
       }
-      const events = generate(entry, request, options);
+      const events = generate(entry, request, options, {
+        mcp: this.deps.mcp,
+        principal: prepared.principal,
+        onUsage: (usage) => tally.fromUsage(usage),
+      });
       if (request.stream) {
         await channel.sendEvents(events, tally);
         return outcome;

@@ -69,6 +69,8 @@ export class DbKeyStore implements KeyStore {
         models: found.key.models,
         limits: found.key.limits,
         workspaceLimits: found.key.workspace_id ? found.workspace_limits : undefined,
+        mcpAllowedHosts: found.key.mcp_allowed_hosts ?? undefined,
+        workspaceMcpAllowedHosts: found.workspace_mcp_allowed_hosts,
       };
     }
     // A change made while this lookup ran may not be in its result: do not cache it.

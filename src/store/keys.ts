@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from "kysely";
 import { hashKey, type KeyLimits, keyHint, newSecretKey } from "../auth/index.ts";
 import type { KeyConfig } from "../config/index.ts";
+import { hostsFromColumn, hostsToColumn } from "./host-list-column.ts";
 import { newId } from "./ids.ts";
 import { LIMIT_NAMES, limitsFromRow, limitsToRow } from "./limits-columns.ts";
 import { beyond, type Page, type PageParams, toPage } from "./page.ts";
@@ -18,6 +19,8 @@ export interface ApiKey {
   workspace_id: string | null;
   models: string[];
   limits: KeyLimits;
+  /** MCP hosts this key narrows `mcp.allowed_hosts` to; null = no narrowing. */
+  mcp_allowed_hosts: string[] | null;
   source: "config" | "api";
   created_by: string | null;
   created_at: Date;
@@ -29,6 +32,7 @@ export interface NewKey {
   workspace_id?: string | null;
   models?: string[];
   limits?: KeyLimits;
+  mcp_allowed_hosts?: string[] | null;
   created_by?: string | null;
 }
 
@@ -37,6 +41,8 @@ export interface KeyChanges {
   status?: KeyStatus;
   models?: string[];
   limits?: KeyLimits;
+  /** null clears the list. */
+  mcp_allowed_hosts?: string[] | null;
 }
 
 export interface KeyListParams extends PageParams {
@@ -50,6 +56,7 @@ export interface KeyWithWorkspace {
   key_hash: string;
   workspace_archived: boolean;
   workspace_limits: KeyLimits;
+  workspace_mcp_allowed_hosts: string[] | undefined;
 }
 
 export class KeyRepository {
@@ -75,6 +82,7 @@ export class KeyRepository {
       status: "active" as const,
       workspace_id: input.workspace_id ?? null,
       models: JSON.stringify(input.models ?? ["*"]),
+      mcp_allowed_hosts: hostsToColumn(input.mcp_allowed_hosts),
       source: "api" as const,
       created_by: input.created_by ?? null,
       created_at: now,
@@ -119,6 +127,8 @@ export class KeyRepository {
     if (changes.status !== undefined) set.status = changes.status;
     if (changes.models !== undefined) set.models = JSON.stringify(changes.models);
     if (changes.limits !== undefined) Object.assign(set, limitsToRow(changes.limits));
+    if (changes.mcp_allowed_hosts !== undefined)
+      set.mcp_allowed_hosts = hostsToColumn(changes.mcp_allowed_hosts);
     if (Object.keys(set).length > 0) {
       set.updated_at = Date.now();
       await this.db.updateTable("api_keys").set(set).where("id", "=", id).execute();
@@ -139,6 +149,7 @@ export class KeyRepository {
         "w.input_tpm as w_input_tpm",
         "w.output_tpm as w_output_tpm",
         "w.monthly_tokens as w_monthly_tokens",
+        "w.mcp_allowed_hosts as w_mcp_allowed_hosts",
       ])
       .where("k.key_hash", "=", hashHex)
       .executeTakeFirst();
@@ -154,6 +165,7 @@ export class KeyRepository {
         output_tpm: row.w_output_tpm,
         monthly_tokens: row.w_monthly_tokens,
       }),
+      workspace_mcp_allowed_hosts: hostsFromColumn(row.w_mcp_allowed_hosts),
     };
   }
 
@@ -173,6 +185,7 @@ export class KeyRepository {
         workspace_id,
         models: JSON.stringify(k.models ?? ["*"]),
         ...limitsToRow(Object.fromEntries(LIMIT_NAMES.map((n) => [n, k[n]]))),
+        mcp_allowed_hosts: hostsToColumn(k.mcp_allowed_hosts),
         source: "config" as const,
         updated_at: now,
       };
@@ -228,6 +241,7 @@ function toKey(row: Selectable<ApiKeyTable>): ApiKey {
     workspace_id: row.workspace_id,
     models: JSON.parse(row.models) as string[],
     limits: limitsFromRow(row),
+    mcp_allowed_hosts: hostsFromColumn(row.mcp_allowed_hosts) ?? null,
     source: row.source,
     created_by: row.created_by,
     created_at: new Date(Number(row.created_at)),

@@ -143,6 +143,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("usage").dropColumn("batch_id").execute();
     },
   },
+  "0003_mcp_allowed_hosts": {
+    async up(db: Kysely<unknown>) {
+      for (const t of ["workspaces", "api_keys"]) {
+        await db.schema.alterTable(t).addColumn("mcp_allowed_hosts", "text").execute();
+      }
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ["workspaces", "api_keys"]) {
+        await db.schema.alterTable(t).dropColumn("mcp_allowed_hosts").execute();
+      }
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -13,6 +13,8 @@ export interface WorkspaceTable {
   input_tpm: Count | null;
   output_tpm: Count | null;
   monthly_tokens: Count | null;
+  /** JSON array of MCP hosts (migration 0002); null = no narrowing. */
+  mcp_allowed_hosts: string | null;
 }
 
 export interface ApiKeyTable {
@@ -30,6 +32,8 @@ export interface ApiKeyTable {
   input_tpm: Count | null;
   output_tpm: Count | null;
   monthly_tokens: Count | null;
+  /** JSON array of MCP hosts (migration 0002); null = no narrowing. */
+  mcp_allowed_hosts: string | null;
   /** `config` keys are declared by the config file and upserted at start; `api` keys by the admin API or CLI. */
   source: "config" | "api";
   created_by: string | null;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import type { KeyLimits } from "../auth/index.ts";
+import { hostsFromColumn, hostsToColumn } from "./host-list-column.ts";
 import { newId } from "./ids.ts";
 import { limitsFromRow, limitsToRow } from "./limits-columns.ts";
 import { beyond, type Page, type PageParams, toPage } from "./page.ts";
@@ -13,11 +14,15 @@ export interface Workspace {
   created_at: Date;
   archived_at: Date | null;
   limits: KeyLimits;
+  /** MCP hosts the workspace's keys are narrowed to; null = no narrowing. */
+  mcp_allowed_hosts: string[] | null;
 }
 
 export interface WorkspaceChanges {
   name?: string;
   limits?: KeyLimits;
+  /** null clears the list. */
+  mcp_allowed_hosts?: string[] | null;
 }
 
 /** Colours the Console picks from for new workspaces. */
@@ -32,7 +37,10 @@ export class WorkspaceRepository {
     this.onChange = onChange;
   }
 
-  async create(input: { name: string; limits?: KeyLimits }, id = newId("wrkspc")): Promise<Workspace> {
+  async create(
+    input: { name: string; limits?: KeyLimits; mcp_allowed_hosts?: string[] | null },
+    id = newId("wrkspc"),
+  ): Promise<Workspace> {
     const now = Date.now();
     const row = {
       id,
@@ -41,6 +49,7 @@ export class WorkspaceRepository {
       created_at: now,
       archived_at: null,
       ...limitsToRow(input.limits),
+      mcp_allowed_hosts: hostsToColumn(input.mcp_allowed_hosts),
     };
     await this.db.insertInto("workspaces").values(row).execute();
     return toWorkspace(row);
@@ -77,6 +86,8 @@ export class WorkspaceRepository {
     const set: Partial<Record<string, unknown>> = {};
     if (changes.name !== undefined) set.name = changes.name;
     if (changes.limits !== undefined) Object.assign(set, limitsToRow(changes.limits));
+    if (changes.mcp_allowed_hosts !== undefined)
+      set.mcp_allowed_hosts = hostsToColumn(changes.mcp_allowed_hosts);
     if (Object.keys(set).length > 0) {
       await this.db.updateTable("workspaces").set(set).where("id", "=", id).execute();
       this.onChange();
@@ -130,6 +141,7 @@ export class WorkspaceRepository {
         created_at: now,
         archived_at: null,
         ...limitsToRow(undefined),
+        mcp_allowed_hosts: null,
       })
       .onConflict((oc) => oc.column("id").doNothing())
       .execute();
@@ -145,5 +157,6 @@ function toWorkspace(row: Selectable<WorkspaceTable>): Workspace {
     created_at: new Date(Number(row.created_at)),
     archived_at: row.archived_at === null ? null : new Date(Number(row.archived_at)),
     limits: limitsFromRow(row),
+    mcp_allowed_hosts: hostsFromColumn(row.mcp_allowed_hosts) ?? null,
   };
 }

@@ -140,6 +140,51 @@ export const ServerToolUseBlockParam = Type.Object(
   Open,
 );
 
+/** An MCP tool call the MCP connector ran (beta `mcp-client-…`), sent back in a later turn. */
+export const McpToolUseBlockParam = Type.Object(
+  {
+    type: Type.Literal("mcp_tool_use"),
+    id: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    server_name: Type.String({ minLength: 1 }),
+    input: Type.Unknown(),
+    cache_control,
+  },
+  Open,
+);
+
+/** The result of an `mcp_tool_use`, in the same assistant turn. */
+export const McpToolResultBlockParam = Type.Object(
+  {
+    type: Type.Literal("mcp_tool_result"),
+    tool_use_id: Type.String({ minLength: 1 }),
+    content: Type.Optional(Type.Union([Type.String(), Type.Array(TextBlockParam)])),
+    is_error: Type.Optional(Type.Boolean()),
+    cache_control,
+  },
+  Open,
+);
+
+/** A tool as an MCP server lists it (its own name, not prefixed with the server's). */
+export const McpToolListingEntry = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    description: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    input_schema: Type.Record(Type.String(), Type.Unknown()),
+  },
+  Open,
+);
+
+/** A server's tool listing that an earlier reply carried; the connector may reuse it. */
+export const McpToolListingBlockParam = Type.Object(
+  {
+    type: Type.Literal("mcp_tool_listing"),
+    mcp_server_name: Type.String({ minLength: 1 }),
+    tools: Type.Array(McpToolListingEntry),
+  },
+  Open,
+);
+
 /** Echoes of server-tool output that clients send back; Parley keeps them as opaque context. */
 const serverResultTypes = [
   "web_search_tool_result",
@@ -149,8 +194,6 @@ const serverResultTypes = [
   "text_editor_code_execution_tool_result",
   "tool_search_tool_result",
   "container_upload",
-  "mcp_tool_use",
-  "mcp_tool_result",
 ] as const;
 
 export const ServerToolResultBlockParam = Type.Object(
@@ -189,6 +232,9 @@ export const ContentBlockParam = TaggedUnion([
   RedactedThinkingBlockParam,
   ServerToolUseBlockParam,
   CompactionBlockParam,
+  McpToolUseBlockParam,
+  McpToolResultBlockParam,
+  McpToolListingBlockParam,
   ...serverResultVariants,
 ]);
 
@@ -205,6 +251,10 @@ export type RedactedThinkingBlockParam = Static<typeof RedactedThinkingBlockPara
 export type ServerToolUseBlockParam = Static<typeof ServerToolUseBlockParam>;
 export type ServerToolResultBlockParam = Static<typeof ServerToolResultBlockParam>;
 export type CompactionBlockParam = Static<typeof CompactionBlockParam>;
+export type McpToolUseBlockParam = Static<typeof McpToolUseBlockParam>;
+export type McpToolResultBlockParam = Static<typeof McpToolResultBlockParam>;
+export type McpToolListingEntry = Static<typeof McpToolListingEntry>;
+export type McpToolListingBlockParam = Static<typeof McpToolListingBlockParam>;
 export type ContentBlockParam =
   | TextBlockParam
   | ImageBlockParam
@@ -216,4 +266,7 @@ export type ContentBlockParam =
   | RedactedThinkingBlockParam
   | ServerToolUseBlockParam
   | CompactionBlockParam
+  | McpToolUseBlockParam
+  | McpToolResultBlockParam
+  | McpToolListingBlockParam
   | ServerToolResultBlockParam;

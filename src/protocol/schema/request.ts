@@ -1,5 +1,5 @@
 import Type, { type Static } from "typebox";
-import { CacheControl, ContentBlockParam, TextBlockParam } from "./blocks.ts";
+import { CacheControl, ContentBlockParam, McpToolListingEntry, TextBlockParam } from "./blocks.ts";
 import { EFFORT_VALUES, OpenEnum, THINKING_DISPLAY_VALUES } from "./open-enum.ts";
 import { TaggedUnion } from "./tagged.ts";
 
@@ -42,13 +42,60 @@ export const VersionedTool = Type.Object(
   Open,
 );
 
-export const ToolParam = Type.Unsafe<Static<typeof CustomTool> | Static<typeof VersionedTool>>({
+const McpToolConfig = Type.Object(
+  { enabled: Type.Optional(Type.Boolean()), defer_loading: Type.Optional(Type.Boolean()) },
+  Open,
+);
+
+/** Beta `mcp-client-2025-11-20`: which tools of a declared MCP server the model is offered. */
+export const McpToolsetParam = Type.Object(
+  {
+    type: Type.Literal("mcp_toolset"),
+    mcp_server_name: Type.String({ minLength: 1 }),
+    default_config: Type.Optional(McpToolConfig),
+    configs: Type.Optional(Type.Union([Type.Record(Type.String(), McpToolConfig), Type.Null()])),
+    tools: Type.Optional(Type.Union([Type.Array(McpToolListingEntry), Type.Null()])),
+    cache_control: Type.Optional(Type.Union([CacheControl, Type.Null()])),
+  },
+  Open,
+);
+
+const notCustom = { required: ["type"], properties: { type: { type: "string", not: { const: "custom" } } } };
+
+/** A tool as the body sends it: a client tool, a versioned tool, or an MCP toolset. */
+export const RequestToolParam = Type.Unsafe<
+  Static<typeof CustomTool> | Static<typeof VersionedTool> | Static<typeof McpToolsetParam>
+>({
   type: "object",
-  if: { required: ["type"], properties: { type: { type: "string", not: { const: "custom" } } } },
+  if: { required: ["type"], properties: { type: { const: "mcp_toolset" } } },
   // biome-ignore lint/suspicious/noThenProperty: JSON Schema keyword
-  then: VersionedTool,
-  else: CustomTool,
+  then: McpToolsetParam,
+  // biome-ignore lint/suspicious/noThenProperty: JSON Schema keyword
+  else: { if: notCustom, then: VersionedTool, else: CustomTool },
 });
+
+/** Beta MCP connector: a remote server the request may use (`tool_configuration` is the 2025-04-04 shape). */
+export const McpServerParam = Type.Object(
+  {
+    type: Type.Literal("url"),
+    url: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1 }),
+    authorization_token: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+    tool_configuration: Type.Optional(
+      Type.Union([
+        Type.Object(
+          {
+            enabled: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+            allowed_tools: Type.Optional(Type.Union([Type.Array(Type.String()), Type.Null()])),
+          },
+          Open,
+        ),
+        Type.Null(),
+      ]),
+    ),
+  },
+  Open,
+);
 
 const disable_parallel_tool_use = Type.Optional(Type.Boolean());
 
@@ -138,7 +185,7 @@ const promptFields = {
   model: Type.String({ minLength: 1 }),
   messages: Type.Array(MessageParam),
   system: Type.Optional(Type.Union([Type.String(), Type.Array(TextBlockParam)])),
-  tools: Type.Optional(Type.Array(ToolParam)),
+  tools: Type.Optional(Type.Array(RequestToolParam)),
   tool_choice: Type.Optional(ToolChoice),
   thinking: Type.Optional(ThinkingConfig),
   output_config: Type.Optional(OutputConfig),
@@ -146,7 +193,7 @@ const promptFields = {
   context_management: Type.Optional(Type.Union([ContextManagement, Type.Null()])),
   cache_control: Type.Optional(Type.Union([CacheControl, Type.Null()])),
   speed: Type.Optional(Type.Union([Type.Literal("standard"), Type.Literal("fast"), Type.Null()])),
-  mcp_servers: Type.Optional(Type.Array(Type.Object({}, Open))),
+  mcp_servers: Type.Optional(Type.Array(McpServerParam)),
 };
 
 export const MessageCreateParams = Type.Object(
@@ -178,7 +225,11 @@ export const KNOWN_CREATE_FIELDS = new Set([...Object.keys(MessageCreateParams.p
 export type MessageParam = Static<typeof MessageParam>;
 export type CustomTool = Static<typeof CustomTool>;
 export type VersionedTool = Static<typeof VersionedTool>;
+/** A tool the model is offered as the providers see it (MCP toolsets are resolved before them). */
 export type ToolParam = CustomTool | VersionedTool;
+export type McpToolsetParam = Static<typeof McpToolsetParam>;
+export type McpServerParam = Static<typeof McpServerParam>;
+export type RequestToolParam = ToolParam | McpToolsetParam;
 export type ToolChoice = Static<typeof ToolChoice>;
 export type ThinkingConfig = Static<typeof ThinkingConfig>;
 export type MessageCreateParams = Static<typeof MessageCreateParams>;

@@ -28,12 +28,28 @@ export const CompactionBlock = Type.Object({
   content: Nullable(Type.String()),
   encrypted_content: Nullable(Type.String()),
 });
+/** A call the MCP connector ran on the model's behalf (beta `mcp-client-…`). */
+export const McpToolUseBlock = Type.Object({
+  type: Type.Literal("mcp_tool_use"),
+  id: Type.String(),
+  name: Type.String(),
+  server_name: Type.String(),
+  input: Type.Unknown(),
+});
+export const McpToolResultBlock = Type.Object({
+  type: Type.Literal("mcp_tool_result"),
+  tool_use_id: Type.String(),
+  is_error: Type.Boolean(),
+  content: Type.Union([Type.String(), Type.Array(TextBlock)]),
+});
 export const ContentBlock = Type.Union([
   TextBlock,
   ThinkingBlock,
   RedactedThinkingBlock,
   ToolUseBlock,
   CompactionBlock,
+  McpToolUseBlock,
+  McpToolResultBlock,
 ]);
 
 export const StopReason = Type.Enum([
@@ -78,6 +94,7 @@ export const Usage = Type.Object({
   inference_geo: Nullable(Type.String()),
   output_tokens_details: Nullable(Type.Record(Type.String(), Type.Unknown())),
   speed: Type.Optional(Nullable(Type.String())),
+  /** One entry per sampling pass: compaction, and each pass of a server-side tool loop. */
   iterations: Type.Optional(Nullable(Type.Array(IterationUsage))),
 });
 
@@ -141,7 +158,16 @@ export type ThinkingBlock = Static<typeof ThinkingBlock>;
 export type RedactedThinkingBlock = Static<typeof RedactedThinkingBlock>;
 export type ToolUseBlock = Static<typeof ToolUseBlock>;
 export type CompactionBlock = Static<typeof CompactionBlock>;
-export type ContentBlock = TextBlock | ThinkingBlock | RedactedThinkingBlock | ToolUseBlock | CompactionBlock;
+export type McpToolUseBlock = Static<typeof McpToolUseBlock>;
+export type McpToolResultBlock = Static<typeof McpToolResultBlock>;
+export type ContentBlock =
+  | TextBlock
+  | ThinkingBlock
+  | RedactedThinkingBlock
+  | ToolUseBlock
+  | CompactionBlock
+  | McpToolUseBlock
+  | McpToolResultBlock;
 export type IterationUsage = Static<typeof IterationUsage>;
 export type AppliedEdit = Static<typeof AppliedEdit>;
 export type ContextManagementResponse = Static<typeof ContextManagementResponse>;

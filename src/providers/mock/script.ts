@@ -1,4 +1,10 @@
-import { ApiError, invalidRequest, type MessageRequest, statusForErrorType } from "../../protocol/index.ts";
+import {
+  ApiError,
+  composeMcpToolName,
+  invalidRequest,
+  type MessageRequest,
+  statusForErrorType,
+} from "../../protocol/index.ts";
 import { toolResultText } from "./tokens.ts";
 
 export interface ScriptedTool {
@@ -19,7 +25,7 @@ export interface MockScript {
   delayMs: number;
 }
 
-const DIRECTIVE = /\[\[(tool|error|delay|stream-error)(?::([^\]\s]+))?(?:\s+(\{[\s\S]*?\}))?\]\]/g;
+const DIRECTIVE = /\[\[(tool|mcp|error|delay|stream-error)(?::([^\]\s]+))?(?:\s+(\{[\s\S]*?\}))?\]\]/g;
 const MAX_DELAY_MS = 60_000;
 
 export function readScript(req: MessageRequest): MockScript {
@@ -42,7 +48,14 @@ function applyDirective(
 ): void {
   if (kind === "tool" && arg)
     script.tools.push({ name: arg, input: json ? parseInput(arg, json) : undefined });
-  else if (kind === "error") script.errorStatus = Number(arg);
+  // `[[mcp:SERVER/TOOL {json}]]` calls an MCP tool by the name the connector offers it under.
+  else if (kind === "mcp" && arg?.includes("/")) {
+    const [server, tool] = [arg.slice(0, arg.indexOf("/")), arg.slice(arg.indexOf("/") + 1)];
+    script.tools.push({
+      name: composeMcpToolName(server, tool),
+      input: json ? parseInput(arg, json) : undefined,
+    });
+  } else if (kind === "error") script.errorStatus = Number(arg);
   else if (kind === "delay") script.delayMs = Math.min(MAX_DELAY_MS, Math.max(0, Number(arg) || 0));
   else if (kind === "stream-error") script.streamError = true;
 }

@@ -61,7 +61,7 @@ export async function apiKeyRoutes(app: FastifyInstance, store: Store): Promise<
     { schema: { params: IdParams, body: UpdateKeyBody, summary: "Update an API key", tags } },
     async (request) => {
       const current = await existing(store, request.params.id);
-      const { name, status, models, limits } = request.body;
+      const { name, status, models, limits, mcp_allowed_hosts } = request.body;
       if (current.status === "archived" && status && status !== "archived") {
         throw invalidRequest("An archived API key cannot be reactivated.");
       }
@@ -70,6 +70,7 @@ export async function apiKeyRoutes(app: FastifyInstance, store: Store): Promise<
         status: status ?? undefined,
         models,
         limits,
+        mcp_allowed_hosts,
       });
       return apiKeyObject(updated ?? current);
     },

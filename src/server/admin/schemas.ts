@@ -1,4 +1,5 @@
 import Type, { type Static } from "typebox";
+import { MCP_HOST_PATTERN } from "../../config/index.ts";
 
 const Strict = { additionalProperties: false } as const;
 const Count = Type.Integer({ minimum: 1 });
@@ -13,6 +14,11 @@ export const Limits = Type.Object(
     monthly_tokens: Type.Optional(Count),
   },
   Strict,
+);
+
+const McpAllowedHosts = Type.Union(
+  [Type.Array(Type.String({ pattern: MCP_HOST_PATTERN }), { maxItems: 1000 }), Type.Null()],
+  { description: "MCP hosts (`host` or `host:port`) this key or workspace is narrowed to; null clears" },
 );
 
 const Models = Type.Array(Type.String({ minLength: 1 }), { description: "Model globs the key may use" });
@@ -42,6 +48,7 @@ export const CreateKeyBody = Type.Object(
     workspace_id: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     models: Type.Optional(Models),
     limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
   },
   Strict,
 );
@@ -52,6 +59,7 @@ export const UpdateKeyBody = Type.Object(
     status: Type.Optional(Type.Union([KeyStatusSchema, Type.Null()])),
     models: Type.Optional(Models),
     limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
   },
   Strict,
 );
@@ -62,12 +70,20 @@ export const ListWorkspacesQuery = Type.Object({
 });
 
 export const CreateWorkspaceBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 40 }), limits: Type.Optional(Limits) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 40 }),
+    limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
+  },
   Strict,
 );
 
 export const UpdateWorkspaceBody = Type.Object(
-  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })), limits: Type.Optional(Limits) },
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    limits: Type.Optional(Limits),
+    mcp_allowed_hosts: Type.Optional(McpAllowedHosts),
+  },
   Strict,
 );
 

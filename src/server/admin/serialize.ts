@@ -18,6 +18,7 @@ export function apiKeyObject(k: ApiKey) {
     principal: null,
     models: k.models,
     limits: k.limits,
+    mcp_allowed_hosts: k.mcp_allowed_hosts,
   };
 }
 
@@ -30,5 +31,6 @@ export function workspaceObject(w: Workspace) {
     created_at: w.created_at.toISOString(),
     archived_at: w.archived_at ? w.archived_at.toISOString() : null,
     limits: w.limits,
+    mcp_allowed_hosts: w.mcp_allowed_hosts,
   };
 }

@@ -4,6 +4,7 @@ import {
   type CountTokensParams,
   CountTokensResponse,
   CountTokensParams as CountTokensSchema,
+  invalidRequest,
   toCountRequest,
 } from "../../protocol/index.ts";
 import { resolveModel } from "../../router/index.ts";
@@ -28,6 +29,9 @@ export async function countTokensRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
     async (request) => {
       logUnknownFields(request, request.body);
+      // As on the hosted API: the MCP servers' tools are only known by connecting to them.
+      if (request.body.mcp_servers?.length)
+        throw invalidRequest("mcp_servers: not supported by count_tokens");
       const req = toCountRequest(request.body, requestContext(request));
       const principal = request.principal;
       if (!principal) throw new Error("unauthenticated request reached count_tokens");
