@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from "commander";
 import { ConfigError } from "../config/index.ts";
+import { registerClaude } from "./claude/index.ts";
 import { registerKeys } from "./keys.ts";
 import { registerModels } from "./models.ts";
 import { registerServe } from "./serve.ts";
@@ -18,6 +19,7 @@ const program = new Command()
 registerServe(program);
 registerKeys(program);
 registerModels(program);
+registerClaude(program);
 
 program.addHelpText(
   "after",
