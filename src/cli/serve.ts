@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { ConfigError, loadConfig } from "../config/index.ts";
-import { startServer } from "../server/index.ts";
 
 interface ServeFlags {
   config?: string;
@@ -28,6 +27,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     throw new ConfigError(`--port: '${flags.port}' is not a port number`);
   }
   const config = await loadConfig({ config: flags.config, host: flags.host, port, dataDir: flags.dataDir });
+  // Loaded here, not at the top: other commands (keys, models, claude) start without the server and node-llama-cpp.
+  const { startServer } = await import("../server/index.ts");
   const server = await startServer(config);
   const log = server.app.log;
   log.info(

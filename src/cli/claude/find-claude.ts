@@ -19,17 +19,21 @@ export async function findClaude(
 ): Promise<string | undefined> {
   if (env.PARLEY_CLAUDE_BIN)
     return (await isExecutable(env.PARLEY_CLAUDE_BIN)) ? resolve(env.PARLEY_CLAUDE_BIN) : undefined;
-  const candidates = [
+  const near = [
     ...(env.PATH ?? "")
       .split(delimiter)
       .filter(Boolean)
       .map((d) => join(d, "claude")),
     ...ancestors(cwd).map((d) => join(d, "node_modules", ".bin", "claude")),
+  ];
+  for (const file of near) if (await isExecutable(file)) return file;
+  // Asking npm for its prefix takes a moment, so only when the usual places have nothing.
+  const far = [
     ...(await npmPrefixBins(env)),
     join(homedir(), ".local", "bin", "claude"),
     join(homedir(), ".claude", "local", "claude"),
   ];
-  for (const file of candidates) if (await isExecutable(file)) return file;
+  for (const file of far) if (await isExecutable(file)) return file;
   return undefined;
 }
 

@@ -156,6 +156,7 @@ function finishRecord(
   request.log.info(
     {
       model: entry.config.id,
+      key: principal?.name,
       status: t.status,
       stream: req.stream,
       in: tally.input_tokens,
