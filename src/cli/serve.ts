@@ -50,4 +50,19 @@ async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  watchParent(process.env.PARLEY_STOP_WITH_PID, stop);
+}
+
+/** A server started for one `parley claude` session stops when that launcher is gone, even killed. */
+function watchParent(pid: string | undefined, stop: (why: string) => void): void {
+  if (!pid) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      clearInterval(timer);
+      stop("launcher exited");
+    }
+  }, 1_000);
+  timer.unref();
 }

@@ -53,7 +53,7 @@ export async function sessionServer(
   if (configFile) args.push("--config", configFile);
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
-    env,
+    env: { ...env, PARLEY_STOP_WITH_PID: String(process.pid) },
   });
   child.stderr?.pipe(log, { end: false });
   const url = await listeningUrl(child, log, join(logDir, "server.log"));
