@@ -61,9 +61,16 @@ interface Run {
 }
 
 /** Runs a command with a fresh HOME (onboarding done, as a user who set it up) and no Anthropic variables. */
-async function run(file: string, args: string[], cwd: string, env: Record<string, string>): Promise<Run> {
+async function run(
+  file: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  { onboarded = true } = {},
+): Promise<Run> {
   const home = await mkdtemp(join(tmpdir(), "parley-cc-home-"));
-  await writeFile(join(home, ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true }));
+  if (onboarded)
+    await writeFile(join(home, ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true }));
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith("ANTHROPIC_") && !k.startsWith("CLAUDE_")),
   ) as Record<string, string>;
@@ -256,7 +263,7 @@ describe.skipIf(!claude.bin)(`Claude Code ${VERSION} against Parley`, () => {
       expect(failing.stdout + failing.stderr).toMatch(/model broken is unavailable/);
     }, 120_000);
 
-    it("starts a Parley for the session when none runs, and stops it afterwards", async () => {
+    it("starts a Parley for the session when none runs and stops it afterwards; a first start needs no onboarding", async () => {
       const own = join(work, "..", `parley-cc-own-${Date.now()}`);
       const file = `${own}.json`;
       await writeFile(
@@ -268,12 +275,15 @@ describe.skipIf(!claude.bin)(`Claude Code ${VERSION} against Parley`, () => {
           process.execPath,
           [MAIN, "claude", "--parley-config", file, "-p", "hello parley"],
           work,
-          {
-            PARLEY_CLAUDE_BIN: claude.bin as string,
-          },
+          { PARLEY_CLAUDE_BIN: claude.bin as string },
+          { onboarded: false }, // a HOME where Claude Code never ran: its onboarding needs the hosted API
         );
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout).toBe("hello parley\n");
+        const configDir = join(own, "claude", "config");
+        expect(r.stderr).toContain(`runs with CLAUDE_CONFIG_DIR=${configDir}`);
+        const claudeJson = JSON.parse(await readFile(join(configDir, ".claude.json"), "utf8")) as object;
+        expect(claudeJson).toMatchObject({ hasCompletedOnboarding: true });
         const url = /started Parley at (http:\/\/127\.0\.0\.1:\d+)/.exec(r.stderr)?.[1];
         expect(url, r.stderr).toBeDefined();
         await expect(fetch(url as string)).rejects.toThrow();
