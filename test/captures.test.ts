@@ -332,6 +332,22 @@ if (captures.length === 0) {
     });
     afterAll(() => server.stop());
 
+    it("includes Claude Code 2.1.332's print, tool, stream-json, interactive and discovery runs", () => {
+      const runs = ["print", "tool", "stream-json", "interactive", "discovery"];
+      const files = new Set(captures.map((c) => c.file));
+      for (const run of runs) expect(files).toContain(`claude-code-2.1.332-${run}.jsonl`);
+      // The lines Parley used to refuse: thinking.display "updates" on the first attempt.
+      const updates = captures.filter(
+        (c) => (c.body?.thinking as { display?: string } | undefined)?.display === "updates",
+      );
+      expect(updates.map((c) => `${c.file} #${c.seq}`)).toEqual([
+        "claude-code-2.1.332-interactive.jsonl #1",
+        "claude-code-2.1.332-interactive.jsonl #2",
+        "claude-code-2.1.332-stream-json.jsonl #1",
+        "claude-code-2.1.332-stream-json.jsonl #2",
+      ]);
+    });
+
     it("maps every captured model name to a mock model", () => {
       const served = models.flatMap((m) => [m.id, ...(m.aliases ?? [])]);
       expect(served).toEqual(expect.arrayContaining(modelNames(captures)));

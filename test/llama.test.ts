@@ -323,10 +323,10 @@ describe.skipIf(!present)("llama provider through the server", () => {
   });
 
   it("refuses a prompt plus max_tokens beyond the context window with a 400 naming both numbers", async () => {
-    const long = "lorem ipsum dolor sit amet ".repeat(200);
+    const long = "lorem ipsum dolor sit amet ".repeat(150); // fits the 1024 window alone, not with 200 more
     const res = await server.post("/v1/messages", {
       model: "solo",
-      max_tokens: 100,
+      max_tokens: 200,
       messages: [{ role: "user", content: long }],
     });
     expect(res.status).toBe(400);
@@ -334,7 +334,7 @@ describe.skipIf(!present)("llama provider through the server", () => {
     expect(body.error.type).toBe("invalid_request_error");
     const tokens = await count({ messages: [{ role: "user", content: long }] }, "solo");
     expect(body.error.message).toBe(
-      `input length and \`max_tokens\` exceed context limit: ${tokens} + 100 > 1024 (max_tokens 100), decrease input length or \`max_tokens\` and try again`,
+      `input length and \`max_tokens\` exceed context limit: ${tokens} + 200 > 1024 (max_tokens 200), decrease input length or \`max_tokens\` and try again`,
     );
   });
 

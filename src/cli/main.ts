@@ -2,6 +2,7 @@
 import { Command } from "commander";
 import { ConfigError } from "../config/index.ts";
 import { registerBatches } from "./batches.ts";
+import { registerClaude } from "./claude/index.ts";
 import { registerKeys } from "./keys.ts";
 import { registerModels } from "./models.ts";
 import { registerServe } from "./serve.ts";
@@ -20,6 +21,7 @@ registerServe(program);
 registerKeys(program);
 registerModels(program);
 registerBatches(program);
+registerClaude(program);
 
 program.addHelpText(
   "after",

@@ -1,7 +1,6 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { type Config, ConfigError, loadConfig, type ModelConfig } from "../config/index.ts";
-import { locateModelFile, ModelFileError } from "../providers/llama/index.ts";
 
 interface ModelsFlags {
   config?: string;
@@ -89,8 +88,11 @@ async function describeModel(config: Config, m: ModelConfig): Promise<ModelRow> 
   return { ...row, source: base, state: "remote" };
 }
 
-const localFile = (config: Config, path: string, download: boolean) =>
-  locateModelFile({
+/** node-llama-cpp is loaded only when a local model is looked at. */
+const llamaFiles = () => import("../providers/llama/model-file.ts");
+
+const localFile = async (config: Config, path: string, download: boolean) =>
+  (await llamaFiles()).locateModelFile({
     path,
     cacheDir: join(config.data_dir, "models"),
     modelsDir: process.env.PARLEY_MODELS_DIR || undefined,
@@ -112,7 +114,8 @@ async function pullModel(config: Config, name: string, print: Print): Promise<vo
     const file = await localFile(config, m.path, true);
     print(`${m.id} is ready: ${file}\n`);
   } catch (err) {
-    if (err instanceof ModelFileError) throw new ConfigError(`models pull ${m.id}: ${err.message}`);
+    if (err instanceof (await llamaFiles()).ModelFileError)
+      throw new ConfigError(`models pull ${m.id}: ${err.message}`);
     throw err;
   }
 }

@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { ConfigError, loadConfig } from "../config/index.ts";
-import { startServer } from "../server/index.ts";
 
 interface ServeFlags {
   config?: string;
@@ -28,6 +27,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     throw new ConfigError(`--port: '${flags.port}' is not a port number`);
   }
   const config = await loadConfig({ config: flags.config, host: flags.host, port, dataDir: flags.dataDir });
+  // Loaded here, not at the top: other commands (keys, models, claude) start without the server and node-llama-cpp.
+  const { startServer } = await import("../server/index.ts");
   const server = await startServer(config);
   const log = server.app.log;
   log.info(
@@ -49,4 +50,19 @@ async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  watchParent(process.env.PARLEY_STOP_WITH_PID, stop);
+}
+
+/** A server started for one `parley claude` session stops when that launcher is gone, even killed. */
+function watchParent(pid: string | undefined, stop: (why: string) => void): void {
+  if (!pid) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      clearInterval(timer);
+      stop("launcher exited");
+    }
+  }, 1_000);
+  timer.unref();
 }
