@@ -123,6 +123,48 @@ describe.skipIf(!present)("long sessions on a 4k llama window", () => {
     expect(promptTokens(next.usage)).toBeLessThan(4096);
   });
 
+  it("with clear_at_least the next turn after a clear reads the previous prompt from cache", {
+    timeout: 60_000,
+  }, async () => {
+    const turn = async (uses: number, clearAtLeast?: number) => {
+      const reply = await client.beta.messages.create(
+        {
+          model: "tiny-pinned",
+          max_tokens: 4,
+          messages: toolConversation(uses, 150) as Anthropic.Beta.BetaMessageParam[],
+          betas: BETAS,
+          context_management: {
+            edits: [
+              {
+                type: "clear_tool_uses_20250919",
+                trigger: { type: "input_tokens", value: 1500 },
+                keep: { type: "tool_uses", value: 1 },
+                ...(clearAtLeast
+                  ? { clear_at_least: { type: "input_tokens" as const, value: clearAtLeast } }
+                  : {}),
+              },
+            ],
+          },
+        },
+        { headers: { "x-claude-code-session-id": `edits-${clearAtLeast ?? 0}` } },
+      );
+      const applied = reply.context_management?.applied_edits[0];
+      const cleared = applied && "cleared_tool_uses" in applied ? applied.cleared_tool_uses : 0;
+      return { prompt: promptTokens(reply.usage), read: reply.usage.cache_read_input_tokens ?? 0, cleared };
+    };
+    // Steps of two results: of two consecutive turns, one pair clears the same set.
+    const stepped = [await turn(10, 1400), await turn(11, 1400), await turn(12, 1400)];
+    const same = [1, 2].find((i) => stepped[i].cleared === stepped[i - 1].cleared);
+    expect(same).toBeDefined();
+    const [before, after] = [stepped[(same ?? 1) - 1], stepped[same ?? 1]];
+    expect(after.read).toBeGreaterThanOrEqual(before.prompt - 2);
+    // Without it one more result is cleared every turn, and the cache breaks there.
+    const a = await turn(10);
+    const b = await turn(11);
+    expect(b.cleared).toBe(a.cleared + 1);
+    expect(b.read).toBeLessThan(a.prompt * 0.9);
+  });
+
   it("a session's main conversation keeps its slot while side requests run in between", async () => {
     const system = `You are a coding agent. ${filler(250, 1)}`;
     const main = [{ role: "user" as const, content: `Task: ${filler(150, 2)}` }];

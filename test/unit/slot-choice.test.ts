@@ -46,7 +46,8 @@ describe("chooseSlot", () => {
     [900, 1000, 950, true],
     [400, 420, 950, false],
     [900, 700, 950, false],
-    [100, 1000, 950, false],
+    [300, 1000, 950, true],
+    [200, 1000, 950, false],
   ])("continuesPin(reused %i, length %i, pinned %i) = %s", (reused, length, pinned, expected) => {
     expect(continuesPin(slot(reused, 0, "s", pinned), length)).toBe(expected);
   });
