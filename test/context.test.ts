@@ -110,7 +110,7 @@ describe("context management on the mock backend", () => {
     });
     const final = await stream.finalMessage();
     expect(final.context_management?.applied_edits).toEqual(
-      (delta?.context_management as { applied_edits: unknown[] }).applied_edits,
+      (delta?.context_management as { applied_edits: unknown[] } | undefined)?.applied_edits,
     );
   });
 

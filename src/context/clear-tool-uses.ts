@@ -89,18 +89,3 @@ function resultChars(content: string | readonly { type: string; text?: string }[
   if (typeof content === "string") return content.length;
   return content.reduce((n, c) => n + (c.text?.length ?? 16), 0);
 }
-
-/**
- * How many of the oldest `candidates` to clear so that at least `target` tokens go, guessed
- * from result sizes against a measured total (`allSaved` tokens when all are cleared).
- */
-export function prefixFor(candidates: readonly ToolUseRef[], allSaved: number, target: number): number {
-  const chars = candidates.reduce((n, u) => n + u.resultChars, 0);
-  if (chars === 0 || allSaved <= 0) return candidates.length;
-  let saved = 0;
-  for (let k = 0; k < candidates.length; k++) {
-    saved += (candidates[k].resultChars / chars) * allSaved;
-    if (saved >= target) return k + 1;
-  }
-  return candidates.length;
-}

@@ -5,7 +5,7 @@ import {
   clearToolUses,
   hostedChoice,
   listToolUses,
-  prefixFor,
+  type ToolUseRef,
   triggered,
 } from "./clear-tool-uses.ts";
 import { dropBeforeCompaction } from "./compaction-block.ts";
@@ -104,7 +104,14 @@ interface ClearResult {
   applied: Extract<AppliedEdit, { type: "clear_tool_uses_20250919" }>;
 }
 
-/** `clear_tool_uses_20250919` as documented: past the trigger, all but the last `keep`; skipped when it would clear less than `clear_at_least`. */
+/**
+ * `clear_tool_uses_20250919`: past the trigger, the oldest tool results beyond the last `keep`.
+ * Without `clear_at_least` that is all of them, as documented. With it, clearing goes in whole
+ * steps of `clear_at_least` (the oldest results that make up the largest whole number of steps,
+ * `keep` still a floor), and is skipped below one step: the cleared set then stays the same
+ * from turn to turn until the conversation has grown by another step, so the prompt cache
+ * keeps its prefix instead of being invalidated at every turn.
+ */
 async function clearHosted(
   turns: Turn[],
   plan: ClearToolUsesPlan,
@@ -115,14 +122,22 @@ async function clearHosted(
   if (!triggered(plan, tokens, uses)) return undefined;
   const chosen = hostedChoice(uses, plan);
   if (chosen.length === 0) return undefined;
-  const edited = clearToolUses(turns, new Set(chosen.map((u) => u.id)), plan.clearInputs);
-  const after = await count(edited);
-  const cleared = tokens - after;
-  if (plan.clearAtLeast !== undefined && cleared < plan.clearAtLeast) return undefined;
+  const clear = (k: number) => clearToolUses(turns, ids(chosen, k), plan.clearInputs);
+  const all = await count(clear(chosen.length));
+  const step = plan.clearAtLeast;
+  if (step !== undefined && tokens - all < step) return undefined;
+  const k =
+    step === undefined
+      ? chosen.length
+      : await smallestPrefix(chosen.length, Math.floor((tokens - all) / step) * step, async (n) =>
+          n === chosen.length ? tokens - all : tokens - (await count(clear(n))),
+        );
+  const edited = clear(k);
+  const after = k === chosen.length ? all : await count(edited);
   return {
     turns: edited,
     tokens: after,
-    applied: { type: plan.type, cleared_input_tokens: cleared, cleared_tool_uses: chosen.length },
+    applied: { type: plan.type, cleared_input_tokens: tokens - after, cleared_tool_uses: k },
   };
 }
 
@@ -146,21 +161,38 @@ async function clearOverflow(
   const window = settings.window ?? limit;
   const step = settings.clearAtLeast ?? Math.max(1, Math.ceil(window / 10));
   const target = Math.ceil((tokens - limit) / step) * step;
-  const ids = (k: number) => new Set(candidates.slice(0, k).map((u) => u.id));
-  const all = await count(clearToolUses(turns, ids(candidates.length), false));
-  let k = prefixFor(candidates, tokens - all, target);
-  let edited = clearToolUses(turns, ids(k), false);
-  let after = k === candidates.length ? all : await count(edited);
-  while (tokens - after < target && k < candidates.length) {
-    k++;
-    edited = clearToolUses(turns, ids(k), false);
-    after = k === candidates.length ? all : await count(edited);
-  }
+  const clear = (k: number) => clearToolUses(turns, ids(candidates, k), false);
+  const k = await smallestPrefix(candidates.length, target, async (n) => tokens - (await count(clear(n))));
+  const edited = clear(k);
+  const after = await count(edited);
   return {
     turns: edited,
     tokens: after,
     applied: { type: "clear_tool_uses_20250919", cleared_input_tokens: tokens - after, cleared_tool_uses: k },
   };
+}
+
+const ids = (uses: readonly ToolUseRef[], k: number) => new Set(uses.slice(0, k).map((u) => u.id));
+
+/**
+ * The fewest of the oldest `n` candidates whose clearing saves at least `target` tokens (all
+ * of them when none suffices), by bisection: savings only grow with more cleared, and the
+ * savings of clearing an old result do not depend on what came after it, so the answer is the
+ * same on the next turn while `target` is.
+ */
+async function smallestPrefix(
+  n: number,
+  target: number,
+  saved: (k: number) => Promise<number>,
+): Promise<number> {
+  let lo = 1;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((await saved(mid)) >= target) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /** One entry per edit type: the overflow rescue adds to a clear_tool_uses the request already ran. */

@@ -358,3 +358,33 @@ describe("on a recorded Claude Code conversation", () => {
     },
   );
 });
+
+describe("clear_at_least keeps the cleared set stable between steps", () => {
+  it("clears in whole steps, so consecutive turns often clear exactly the same results", async () => {
+    const step = 2 * (50 - P);
+    const cleared: number[] = [];
+    for (let uses = 4; uses <= 12; uses++) {
+      const out = await editRequest(
+        request({
+          messages: toolConversation(uses, 50),
+          context_management: edits([
+            {
+              type: "clear_tool_uses_20250919",
+              trigger: { type: "input_tokens", value: 100 },
+              keep: { type: "tool_uses", value: 1 },
+              clear_at_least: { type: "input_tokens", value: step },
+            },
+          ]),
+        }),
+        contextSettings(mock),
+        count,
+        { measure: true },
+      );
+      const a = out.applied[0];
+      cleared.push(a?.type === "clear_tool_uses_20250919" ? a.cleared_tool_uses : 0);
+      if (a) expect(a.cleared_input_tokens % step).toBe(0);
+    }
+    // 3 clearable results (4 uses, keep 1) make one step of 2; then 2 more per 2 turns.
+    expect(cleared).toEqual([2, 4, 4, 6, 6, 8, 8, 10, 10]);
+  });
+});

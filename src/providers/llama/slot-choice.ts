@@ -9,12 +9,13 @@ export interface SlotCandidate {
 }
 
 /**
- * A request of a session is its main conversation when it continues the prompt pinned for the
- * session (shares at least half of it) and is about as long (side requests, such as titles,
- * quota probes and sub-agents, are short or start differently).
+ * A request of a session is its main conversation when it is about as long as the prompt
+ * pinned for the session and shares a good part of it (a quarter: at least the system prompt
+ * and tools, even after a context edit changed an early turn). Side requests, such as titles,
+ * quota probes and sub-agents, are short or start differently.
  */
 export function continuesPin(slot: SlotCandidate, promptLength: number): boolean {
-  return slot.reused >= slot.pinnedLength * 0.5 && promptLength >= slot.pinnedLength * 0.8;
+  return slot.reused >= slot.pinnedLength * 0.25 && promptLength >= slot.pinnedLength * 0.8;
 }
 
 /** Whether a request of this length should (re)pin its session to the slot it runs on. */
