@@ -45,11 +45,12 @@ export class MockProvider implements Provider {
     if (script.errorStatus !== undefined) throw scriptedError(script.errorStatus);
     const out = new MessageStream(req.model, req.context.apiVersion);
     const inputTokens = await this.countTokens(req);
+    // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
+    const run = new Run(req, script, out, signal, this.signer);
     yield out.start({
       input_tokens: inputTokens,
       cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
     });
-    const run = new Run(req, script, out, signal, this.signer);
     yield* run.events();
   }
 }
@@ -72,6 +73,8 @@ class Run {
   private readonly out: MessageStream;
   private readonly signal: AbortSignal;
   private readonly signer: ThinkingSigner;
+  private readonly calls: { tool: ToolParam; input: Record<string, unknown> }[];
+  private readonly reply: string;
 
   constructor(
     req: MessageRequest,
@@ -85,6 +88,8 @@ class Run {
     this.script = script;
     this.out = out;
     this.signal = signal;
+    this.calls = this.toolCalls();
+    this.reply = this.replyText();
   }
 
   async *events(): AsyncGenerator<StreamEvent> {
@@ -93,7 +98,7 @@ class Run {
       if (!(yield* this.thinking())) return yield* this.finish("max_tokens");
     }
     if (!forced) {
-      const end = yield* this.text(this.replyText());
+      const end = yield* this.text(this.reply);
       if (end) return yield* this.finish(end.reason, end.sequence);
       if (this.script.streamError) {
         yield {
@@ -103,15 +108,16 @@ class Run {
         return;
       }
     }
-    for (const call of this.toolCalls()) {
+    for (const call of this.calls) {
       if (!(yield* this.toolUse(call))) return yield* this.finish("max_tokens");
     }
     yield* this.finish("end_turn");
   }
 
   private replyText(): string {
-    if (this.req.output_schema) return JSON.stringify(exampleFor(this.req.output_schema, this.script.text));
-    if (this.script.text === "" && this.toolCalls().length === 0) return "(empty)";
+    if (this.req.output_schema)
+      return JSON.stringify(exampleFor(this.req.output_schema, this.script.text, "output_format.schema"));
+    if (this.script.text === "" && this.calls.length === 0) return "(empty)";
     return this.script.text;
   }
 
@@ -126,7 +132,11 @@ class Run {
     return calls.map((c) => {
       const tool = byName.get(c.name) as ToolParam;
       const schema = "input_schema" in tool ? tool.input_schema : { type: "object" };
-      return { tool, input: c.input ?? (exampleFor(schema, this.script.text) as Record<string, unknown>) };
+      const label = `tools[${this.req.tools.indexOf(tool)}].input_schema`;
+      return {
+        tool,
+        input: c.input ?? (exampleFor(schema, this.script.text, label) as Record<string, unknown>),
+      };
     });
   }
 
