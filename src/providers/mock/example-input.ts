@@ -155,7 +155,9 @@ function numberOr(v: unknown, fallback: number | undefined, shift = 0): number |
 
 /** Sets a property even when it is named `__proto__`. */
 function put(out: Record<string, unknown>, name: string, value: unknown): void {
-  Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  if (name === "__proto__")
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  else out[name] = value;
 }
 
 function cachedRef(ctx: Ctx, ref: string): unknown {

@@ -12,7 +12,10 @@ import {
 import type { Provider, ProviderStatus, StreamOptions } from "../provider.ts";
 import { exampleFor } from "./example-input.ts";
 import { type MockScript, readScript, type ScriptedTool, scriptedError } from "./script.ts";
-import { countMockTokens, mockTokens, renderMockPrompt } from "./tokens.ts";
+import { countMockTokens, eachMockToken, renderMockPrompt } from "./tokens.ts";
+
+/** Tokens generated between two turns of the event loop, so a long reply never holds it. */
+const TOKENS_PER_TURN = 64;
 
 /** Splits JSON into token-like pieces: punctuation, strings, and bare literals. */
 const jsonTokens = (json: string) => json.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^{}[\],:"\s]+/g) ?? [];
@@ -148,17 +151,21 @@ class Run {
     return true;
   }
 
-  /** Waits out `[[delay]]` if any (the common case awaits nothing), then stops if the client left. */
+  /**
+   * Waits out `[[delay]]` if any, then stops if the client left. Without a delay it awaits
+   * nothing, except a turn of the event loop every TOKENS_PER_TURN tokens.
+   */
   private pace(): Promise<void> | undefined {
     if (this.script.delayMs > 0) return sleep(this.script.delayMs, undefined, { signal: this.signal });
     this.signal.throwIfAborted();
+    if (this.used % TOKENS_PER_TURN === 0) return new Promise((r) => setImmediate(r));
     return undefined;
   }
 
   private async *thinking(): AsyncGenerator<StreamEvent, boolean> {
     const text = `The user wrote ${countMockTokens(this.script.text)} words; I will echo them back.`;
     let sent = "";
-    for (const piece of mockTokens(text)) {
+    for (const piece of eachMockToken(text)) {
       if (!this.spend()) return false;
       const wait = this.pace();
       if (wait) await wait;
@@ -173,7 +180,7 @@ class Run {
     text: string,
   ): AsyncGenerator<StreamEvent, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
     const stops = new StopSequenceMatcher(this.req.stop_sequences);
-    for (const piece of mockTokens(text)) {
+    for (const piece of eachMockToken(text)) {
       if (!this.spend()) {
         yield* this.out.text(stops.flush());
         return { reason: "max_tokens" };
