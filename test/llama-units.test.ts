@@ -171,3 +171,25 @@ describe("locateModelFile", () => {
     );
   });
 });
+
+describe("toGrammarSchema bounds", () => {
+  it("a minimum larger than a grammar can spell out is a 400 naming the tool; a huge maximum is left out", () => {
+    expect(() =>
+      toGrammarSchema(
+        { type: "object", properties: { l: { type: "array", minItems: 100_000 } } },
+        "tools[name=f].input_schema",
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        status: 400,
+        type: "invalid_request_error",
+        message:
+          "tools[name=f].input_schema: minItems: 100000 is more than a grammar for the local model can enforce (at most 1000)",
+      }),
+    );
+    expect(toGrammarSchema({ type: "string", minLength: 2, maxLength: 1_000_000 })).toEqual({
+      type: "string",
+      minLength: 2,
+    });
+  });
+});

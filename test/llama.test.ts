@@ -161,6 +161,28 @@ describe.skipIf(!present)("llama provider through the server", () => {
     expect(reply.stop_reason).toBe("tool_use");
   });
 
+  it("a tool schema no grammar can enforce (minItems 100000) is a 400 naming the tool, not a 500", async () => {
+    const huge = {
+      name: "fill",
+      input_schema: {
+        type: "object" as const,
+        properties: { l: { type: "array", minItems: 100_000 } },
+        required: ["l"],
+      },
+    };
+    const res = await server.post("/v1/messages", {
+      model: "tiny",
+      max_tokens: 8,
+      tools: [huge],
+      tool_choice: { type: "any" },
+      messages: [{ role: "user", content: "go" }],
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("invalid_request_error");
+    expect(body.error.message).toContain("tools[name=fill].input_schema: minItems: 100000");
+  });
+
   it("says max_tokens, not tool_use, when the budget cuts a tool call short", async () => {
     const reply = await client.messages.create({
       model: "tiny",

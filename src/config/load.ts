@@ -101,6 +101,8 @@ export function buildConfig(
       body_limit_mb: file.server?.body_limit_mb ?? 32,
       ping_interval_ms: file.server?.ping_interval_ms ?? 10_000,
       shutdown_timeout_ms: file.server?.shutdown_timeout_ms ?? 10_000,
+      body_timeout_ms: file.server?.body_timeout_ms ?? 300_000,
+      idle_timeout_ms: file.server?.idle_timeout_ms ?? 60_000,
     },
     models: file.models ?? defaultModels(),
     claude_code_model: file.claude_code_model,

@@ -197,6 +197,10 @@ export const ServerOptions = Type.Object(
     body_limit_mb: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
     ping_interval_ms: Type.Optional(Type.Integer({ minimum: 100 })),
     shutdown_timeout_ms: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** The whole request (headers and body) must arrive within this long. */
+    body_timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+    /** While a request is being received, no byte for this long ends it with a 408. */
+    idle_timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
   },
   Strict,
 );
@@ -289,7 +293,13 @@ export interface Config {
   limits_on_failure: "open" | "closed";
   keys: KeyConfig[];
   admin_keys: string[];
-  server: { body_limit_mb: number; ping_interval_ms: number; shutdown_timeout_ms: number };
+  server: {
+    body_limit_mb: number;
+    ping_interval_ms: number;
+    shutdown_timeout_ms: number;
+    body_timeout_ms: number;
+    idle_timeout_ms: number;
+  };
   models: ModelConfig[];
   /** The model `parley claude` uses without `--model`; unset: the `claude-code` alias, else the first model. */
   claude_code_model?: string;

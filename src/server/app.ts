@@ -2,8 +2,9 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Principal } from "../auth/index.ts";
 import { assertJsonDepth, compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
+import { clientErrorHandler, installConnectionGuard, serverTimeouts } from "./connection-guard.ts";
 import type { AppDeps } from "./deps.ts";
-import { installErrorHandlers } from "./errors.ts";
+import { installErrorHandlers, sendError, toEnvelopeError } from "./errors.ts";
 import { installApiHooks } from "./hooks.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { countTokensRoutes } from "./routes/count-tokens.ts";
@@ -32,6 +33,10 @@ export interface AppOptions {
 /** The Fastify app: HTTP edge of the data path (routes, auth, limits, errors). */
 export async function buildApp(deps: AppDeps, options: AppOptions): Promise<FastifyInstance> {
   const bodyLimitMb = deps.config.server.body_limit_mb;
+  const limits = {
+    bodyTimeoutMs: deps.config.server.body_timeout_ms,
+    idleTimeoutMs: deps.config.server.idle_timeout_ms,
+  };
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: Math.floor(bodyLimitMb * 1024 * 1024),
@@ -39,6 +44,13 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    ...serverTimeouts(limits),
+    clientErrorHandler,
+    // Malformed URLs and the like, before routing: the same envelope as every other error.
+    frameworkErrors: (err, request, reply) => {
+      reply.header("request-id", request.id);
+      return sendError(request, reply, toEnvelopeError(err, bodyLimitMb));
+    },
   });
   app.decorateRequest("principal", null);
   app.decorateRequest("rateHeaders", null as unknown as Record<string, string>);
@@ -46,6 +58,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     request.rateHeaders = {};
     reply.header("request-id", request.id);
   });
+  installConnectionGuard(app, limits);
   installBodyHandling(app);
   installErrorHandlers(app, bodyLimitMb);
   await app.register(swagger, {

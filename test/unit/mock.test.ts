@@ -175,3 +175,114 @@ describe("exampleFor makes schema-valid input", () => {
     }
   });
 });
+
+describe("hostile input costs linear work", () => {
+  /** The regex the scanner replaced, for comparison (arguments within the scanner's bounds). */
+  const DIRECTIVE = /\[\[(tool|error|delay|stream-error)(?::([^\]\s]+))?(?:\s+(\{[\s\S]*?\}))?\]\]/g;
+  const viaRegex = (text: string) => {
+    const found: string[] = [];
+    const rest = text.replace(DIRECTIVE, (_m, kind: string, arg?: string) => {
+      found.push(`${kind}:${arg ?? ""}`);
+      return "";
+    });
+    return { rest: rest.trim(), found };
+  };
+
+  it("the directive scanner reads what the regex read, on generated text", async () => {
+    const fc = await import("fast-check");
+    const piece = fc.constantFrom(
+      "[[",
+      "]]",
+      "}]]",
+      "[[tool:t",
+      "[[tool:t]]",
+      "[[error:529]]",
+      "[[delay:5]]",
+      "[[stream-error]]",
+      " {",
+      '{"a":1}',
+      "}",
+      ":",
+      " ",
+      "x",
+      "\n",
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), (parts) => {
+        const text = parts.join("");
+        let script: ReturnType<typeof readScript>;
+        try {
+          script = readScript(request({ messages: [{ role: "user", content: text || "." }] }));
+        } catch {
+          return true; // a directive with non-object JSON: a 400 either way
+        }
+        const expected = viaRegex(text || ".");
+        expect(script.text).toBe(expected.rest);
+        const tools = expected.found.filter((f) => f.startsWith("tool:") && f !== "tool:");
+        expect(script.tools.map((t) => `tool:${t.name}`)).toEqual(tools);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("640 KB of unclosed directive openers is read in one pass", () => {
+    const text = "[[tool:x {".repeat(64_000);
+    const script = readScript(request({ messages: [{ role: "user", content: text }] }));
+    expect(script.tools).toEqual([]);
+    expect(script.text.length).toBe(text.length);
+  });
+
+  const recursive = {
+    type: "object",
+    properties: { a: { $ref: "#" }, b: { $ref: "#" }, c: { $ref: "#" } },
+    required: ["a", "b", "c"],
+  };
+  const level = (n: number) => ({
+    type: "object",
+    properties: Object.fromEntries(
+      Array.from({ length: 10 }, (_, i) => [
+        `p${i}`,
+        n < 4 ? { $ref: `#/$defs/L${n + 1}` } : { type: "integer" },
+      ]),
+    ),
+    required: Array.from({ length: 10 }, (_, i) => `p${i}`),
+  });
+  const wide = { $defs: Object.fromEntries([1, 2, 3, 4].map((n) => [`L${n}`, level(n)])), ...level(0) };
+  it.each([
+    [
+      "recursive $refs (3^32 values)",
+      recursive,
+      /schema at #\/properties\/a: it nests deeper than 32 levels/,
+    ],
+    [
+      "ten required properties, five levels deep (10^5 values)",
+      wide,
+      /it (expands to more than 10000 values|takes more than 20 ms)/,
+    ],
+    [
+      "a required chain deeper than 32 levels",
+      {
+        $defs: { n: { type: "object", properties: { n: { $ref: "#/$defs/n" } }, required: ["n"] } },
+        $ref: "#/$defs/n",
+      },
+      /nests deeper than 32 levels/,
+    ],
+    [
+      "huge minItems of objects",
+      {
+        type: "object",
+        properties: { l: { type: "array", minItems: 150_000, items: { type: "object" } } },
+        required: ["l"],
+      },
+      /schema at #\/properties\/l(\/items)?: it (expands to more than 10000 values|takes more than 20 ms)/,
+    ],
+  ])("%s is a 400 that names the schema part", (_name, schema, message) => {
+    expect(() => exampleFor(schema, "Paris", "tools[0].input_schema")).toThrow(
+      expect.objectContaining({
+        status: 400,
+        type: "invalid_request_error",
+        message: expect.stringMatching(message),
+      }),
+    );
+  });
+});

@@ -1,4 +1,5 @@
 import type { GbnfJsonSchema } from "node-llama-cpp";
+import { ApiError, invalidRequest } from "../../protocol/index.ts";
 
 type Json = Record<string, unknown>;
 
@@ -12,7 +13,16 @@ const FORMATS = new Set(["date-time", "time", "date"]);
  * grammar cannot express (pattern, minimum, allOf, …) are dropped, so they are not enforced;
  * an unconstrained schema (`{}`) becomes "any JSON value".
  */
-export function toGrammarSchema(schema: unknown): GbnfJsonSchema {
+export function toGrammarSchema(schema: unknown, label?: string): GbnfJsonSchema {
+  try {
+    return grammarSchema(schema);
+  } catch (err) {
+    if (label && err instanceof ApiError) throw invalidRequest(`${label}: ${err.message}`);
+    throw err;
+  }
+}
+
+function grammarSchema(schema: unknown): GbnfJsonSchema {
   const out = convert(schema, 0);
   const defs = isObject(schema) ? (schema.$defs ?? schema.definitions) : undefined;
   if (isObject(defs) && isObject(out) && !("$ref" in out)) {
@@ -127,10 +137,25 @@ function mergeBase(parent: Json, variant: unknown): unknown {
   return { ...base, ...variant };
 }
 
+/**
+ * A grammar spells out every repetition a size bound asks for, so bounds are capped to keep
+ * grammar building bounded: a minimum above MAX_REPEAT cannot be enforced and is a 400; a
+ * maximum above it is left out (the value is then only bounded by max_tokens).
+ */
+const MAX_REPEAT = 1_000;
+
 function pickInt(schema: Json, ...keys: string[]): Json {
-  return Object.fromEntries(
-    keys.filter((k) => Number.isInteger(schema[k]) && (schema[k] as number) >= 0).map((k) => [k, schema[k]]),
-  );
+  const out: Json = {};
+  for (const k of keys) {
+    const v = schema[k];
+    if (!Number.isInteger(v) || (v as number) < 0) continue;
+    if ((v as number) <= MAX_REPEAT) out[k] = v;
+    else if (k.startsWith("min"))
+      throw invalidRequest(
+        `${k}: ${v} is more than a grammar for the local model can enforce (at most ${MAX_REPEAT})`,
+      );
+  }
+  return out;
 }
 
 function isObject(v: unknown): v is Json {

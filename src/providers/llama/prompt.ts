@@ -49,7 +49,7 @@ function callableFunctions(req: MessageRequest): ChatModelFunctions | undefined 
 function toFunction(tool: ToolParam): ChatModelFunctions[string] {
   const description = "description" in tool && typeof tool.description === "string" ? tool.description : "";
   const schema = "input_schema" in tool ? tool.input_schema : { type: "object" };
-  return { description, params: toGrammarSchema(schema) };
+  return { description, params: toGrammarSchema(schema, `tools[name=${tool.name}].input_schema`) };
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { Llama } from "node-llama-cpp";
 import type { LlamaModelConfig } from "../../config/index.ts";
 import {
+  ApiError,
+  apiError,
   invalidRequest,
   type MessageRequest,
   modelUnavailable,
@@ -180,6 +182,7 @@ export class LlamaProvider implements Provider {
       const schema = toGrammarSchema(req.output_schema) as Parameters<Llama["createGrammarForJsonSchema"]>[0];
       return await loaded.model.llama.createGrammarForJsonSchema(schema);
     } catch (err) {
+      if (err instanceof ApiError) throw invalidRequest(`output_config.format.schema: ${err.message}`);
       throw invalidRequest(
         `output_config.format.schema: cannot be turned into a grammar: ${(err as Error).message}`,
       );

@@ -12,7 +12,10 @@ import {
 import type { Provider, ProviderStatus, StreamOptions } from "../provider.ts";
 import { exampleFor } from "./example-input.ts";
 import { type MockScript, readScript, type ScriptedTool, scriptedError } from "./script.ts";
-import { countMockTokens, mockTokens, renderMockPrompt } from "./tokens.ts";
+import { countMockTokens, eachMockToken, renderMockPrompt } from "./tokens.ts";
+
+/** Tokens generated between two turns of the event loop, so a long reply never holds it. */
+const TOKENS_PER_TURN = 64;
 
 /** Splits JSON into token-like pieces: punctuation, strings, and bare literals. */
 const jsonTokens = (json: string) => json.match(/"(?:[^"\\]|\\.)*"|[{}[\],:]|[^{}[\],:"\s]+/g) ?? [];
@@ -45,11 +48,12 @@ export class MockProvider implements Provider {
     if (script.errorStatus !== undefined) throw scriptedError(script.errorStatus);
     const out = new MessageStream(req.model, req.context.apiVersion);
     const inputTokens = await this.countTokens(req);
+    // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
+    const run = new Run(req, script, out, signal, this.signer);
     yield out.start({
       input_tokens: inputTokens,
       cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
     });
-    const run = new Run(req, script, out, signal, this.signer);
     yield* run.events();
   }
 }
@@ -72,6 +76,8 @@ class Run {
   private readonly out: MessageStream;
   private readonly signal: AbortSignal;
   private readonly signer: ThinkingSigner;
+  private readonly calls: { tool: ToolParam; input: Record<string, unknown> }[];
+  private readonly reply: string;
 
   constructor(
     req: MessageRequest,
@@ -85,6 +91,8 @@ class Run {
     this.script = script;
     this.out = out;
     this.signal = signal;
+    this.calls = this.toolCalls();
+    this.reply = this.replyText();
   }
 
   async *events(): AsyncGenerator<StreamEvent> {
@@ -93,7 +101,7 @@ class Run {
       if (!(yield* this.thinking())) return yield* this.finish("max_tokens");
     }
     if (!forced) {
-      const end = yield* this.text(this.replyText());
+      const end = yield* this.text(this.reply);
       if (end) return yield* this.finish(end.reason, end.sequence);
       if (this.script.streamError) {
         yield {
@@ -103,15 +111,16 @@ class Run {
         return;
       }
     }
-    for (const call of this.toolCalls()) {
+    for (const call of this.calls) {
       if (!(yield* this.toolUse(call))) return yield* this.finish("max_tokens");
     }
     yield* this.finish("end_turn");
   }
 
   private replyText(): string {
-    if (this.req.output_schema) return JSON.stringify(exampleFor(this.req.output_schema, this.script.text));
-    if (this.script.text === "" && this.toolCalls().length === 0) return "(empty)";
+    if (this.req.output_schema)
+      return JSON.stringify(exampleFor(this.req.output_schema, this.script.text, "output_format.schema"));
+    if (this.script.text === "" && this.calls.length === 0) return "(empty)";
     return this.script.text;
   }
 
@@ -126,7 +135,11 @@ class Run {
     return calls.map((c) => {
       const tool = byName.get(c.name) as ToolParam;
       const schema = "input_schema" in tool ? tool.input_schema : { type: "object" };
-      return { tool, input: c.input ?? (exampleFor(schema, this.script.text) as Record<string, unknown>) };
+      const label = `tools[${this.req.tools.indexOf(tool)}].input_schema`;
+      return {
+        tool,
+        input: c.input ?? (exampleFor(schema, this.script.text, label) as Record<string, unknown>),
+      };
     });
   }
 
@@ -138,17 +151,21 @@ class Run {
     return true;
   }
 
-  /** Waits out `[[delay]]` if any (the common case awaits nothing), then stops if the client left. */
+  /**
+   * Waits out `[[delay]]` if any, then stops if the client left. Without a delay it awaits
+   * nothing, except a turn of the event loop every TOKENS_PER_TURN tokens.
+   */
   private pace(): Promise<void> | undefined {
     if (this.script.delayMs > 0) return sleep(this.script.delayMs, undefined, { signal: this.signal });
     this.signal.throwIfAborted();
+    if (this.used % TOKENS_PER_TURN === 0) return new Promise((r) => setImmediate(r));
     return undefined;
   }
 
   private async *thinking(): AsyncGenerator<StreamEvent, boolean> {
     const text = `The user wrote ${countMockTokens(this.script.text)} words; I will echo them back.`;
     let sent = "";
-    for (const piece of mockTokens(text)) {
+    for (const piece of eachMockToken(text)) {
       if (!this.spend()) return false;
       const wait = this.pace();
       if (wait) await wait;
@@ -163,7 +180,7 @@ class Run {
     text: string,
   ): AsyncGenerator<StreamEvent, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
     const stops = new StopSequenceMatcher(this.req.stop_sequences);
-    for (const piece of mockTokens(text)) {
+    for (const piece of eachMockToken(text)) {
       if (!this.spend()) {
         yield* this.out.text(stops.flush());
         return { reason: "max_tokens" };

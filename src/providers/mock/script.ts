@@ -5,7 +5,7 @@ import {
   type MessageRequest,
   statusForErrorType,
 } from "../../protocol/index.ts";
-import { toolResultText } from "./tokens.ts";
+import { isSpace, toolResultText } from "./tokens.ts";
 
 export interface ScriptedTool {
   name: string;
@@ -25,19 +25,84 @@ export interface MockScript {
   delayMs: number;
 }
 
-const DIRECTIVE = /\[\[(tool|mcp|error|delay|stream-error)(?::([^\]\s]+))?(?:\s+(\{[\s\S]*?\}))?\]\]/g;
+const OPEN = "[".charCodeAt(0);
+const KINDS = ["tool", "mcp", "error", "delay", "stream-error"] as const;
+/** The first letters of KINDS: most `[[` in hostile text are rejected on one comparison. */
+const KIND_START = new Set(KINDS.map((k) => k.charCodeAt(0)));
 const MAX_DELAY_MS = 60_000;
+/** Longest directive argument (a tool name, a status, a delay) and space before its JSON. */
+const MAX_ARG = 256;
 
+/**
+ * Reads the `[[kind:arg {json}]]` directives out of the last user turn. Same grammar as the
+ * regex `\[\[(kind)(?::([^\]\s]+))?(?:\s+(\{[\s\S]*?\}))?\]\]` (arguments, and the space before
+ * the JSON, up to 256 characters), but in linear time: one pass over the text, and the
+ * search for the `}]]` that closes the JSON is remembered across openers, so text full of
+ * unclosed `[[tool:x {` costs one pass, not one pass per opener.
+ */
 export function readScript(req: MessageRequest): MockScript {
   const script: MockScript = { text: "", tools: [], streamError: false, delayMs: 0 };
   const source = lastUserText(req);
-  script.text = source
-    .replace(DIRECTIVE, (_m, kind: string, arg: string | undefined, json: string | undefined) => {
-      applyDirective(script, kind, arg, json);
-      return "";
-    })
-    .trim();
+  const jsonClose = new NextIndex(source, "}]]");
+  let out = "";
+  let copied = 0;
+  for (let p = 0; p < source.length - 1; p++) {
+    if (source.charCodeAt(p) !== OPEN || source.charCodeAt(p + 1) !== OPEN) continue;
+    const d = directiveAt(source, p, jsonClose);
+    if (!d) continue;
+    applyDirective(script, d.kind, d.arg, d.json);
+    out += source.slice(copied, p);
+    copied = d.end;
+    p = d.end - 1;
+  }
+  script.text = (out + source.slice(copied)).trim();
   return script;
+}
+
+/** `indexOf(needle, from)` for non-decreasing `from`, each character scanned once. */
+class NextIndex {
+  private found = -2;
+  private readonly text: string;
+  private readonly needle: string;
+  constructor(text: string, needle: string) {
+    this.text = text;
+    this.needle = needle;
+  }
+  from(i: number): number {
+    if (this.found === -1 || this.found >= i) return this.found;
+    this.found = this.text.indexOf(this.needle, i);
+    return this.found;
+  }
+}
+
+interface Directive {
+  kind: string;
+  arg: string | undefined;
+  json: string | undefined;
+  /** Index just past the closing `]]`. */
+  end: number;
+}
+
+function directiveAt(s: string, p: number, jsonClose: NextIndex): Directive | undefined {
+  if (!KIND_START.has(s.charCodeAt(p + 2))) return undefined;
+  const kind = KINDS.find((k) => s.startsWith(k, p + 2));
+  if (!kind) return undefined;
+  let q = p + 2 + kind.length;
+  let arg: string | undefined;
+  if (s[q] === ":") {
+    let r = q + 1;
+    while (r < s.length && r - q <= MAX_ARG && s[r] !== "]" && !isSpace(s.charCodeAt(r))) r++;
+    if (r === q + 1 || r - q > MAX_ARG) return undefined;
+    arg = s.slice(q + 1, r);
+    q = r;
+  }
+  if (s.startsWith("]]", q)) return { kind, arg, json: undefined, end: q + 2 };
+  let w = q;
+  while (w < s.length && w - q <= MAX_ARG && isSpace(s.charCodeAt(w))) w++;
+  if (w === q || s[w] !== "{") return undefined;
+  const end = jsonClose.from(w + 1);
+  if (end < 0) return undefined;
+  return { kind, arg, json: s.slice(w, end + 1), end: end + 3 };
 }
 
 function applyDirective(

@@ -5,10 +5,42 @@ import type { ContentBlockParam, MessageRequest } from "../../protocol/index.ts"
  * (leading spaces are a token of their own). Joining the tokens gives back the text.
  */
 export function mockTokens(text: string): string[] {
-  return text.match(/^\s+|\S+\s*/g) ?? [];
+  return [...eachMockToken(text)];
 }
 
-export const countMockTokens = (text: string): number => mockTokens(text).length;
+/** The tokens one at a time, so a reply cut by max_tokens never splits the whole of a long text. */
+export function* eachMockToken(text: string): Generator<string> {
+  const token = /^\s+|\S+\s*/y;
+  token.lastIndex = 0;
+  for (let m = token.exec(text); m; m = token.exec(text)) yield m[0];
+}
+
+/** What `\\s` matches, by char code. */
+export const isSpace = (c: number): boolean =>
+  c === 32 ||
+  (c >= 9 && c <= 13) ||
+  c === 160 ||
+  c === 0x2028 ||
+  c === 0x2029 ||
+  c === 0xfeff ||
+  (c >= 0x2000 && c <= 0x200a) ||
+  c === 0x1680 ||
+  c === 0x202f ||
+  c === 0x205f ||
+  c === 0x3000;
+
+/** `mockTokens(text).length` without building the array: runs of non-space, plus leading space. */
+export function countMockTokens(text: string): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i));
+    if (i === 0 && space) n++;
+    if (!space && !inWord) n++;
+    inWord = !space;
+  }
+  return n;
+}
 
 /** The prompt as the mock "sees" it; its token count is `usage.input_tokens` and count_tokens. */
 export function renderMockPrompt(req: MessageRequest): string {

@@ -1,0 +1,105 @@
+import type { Socket } from "node:net";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { ApiError, newRequestId, notFound } from "../protocol/index.ts";
+import { sendError } from "./errors.ts";
+
+export interface ConnectionLimits {
+  /** The whole request must have arrived within this long (Node's requestTimeout). */
+  bodyTimeoutMs: number;
+  /** No byte for this long while the request is still arriving: 408. */
+  idleTimeoutMs: number;
+}
+
+/** How long a socket answered before its body ended may linger so the client reads the reply. */
+const LINGER_MS = 2_000;
+
+/** The options Fastify (and the Node server under it) takes for these limits. */
+export function serverTimeouts(limits: ConnectionLimits) {
+  return {
+    requestTimeout: limits.bodyTimeoutMs,
+    // Node checks request timeouts on this interval; the default (30 s) would blur short limits.
+    http: {
+      connectionsCheckingInterval: Math.min(1_000, limits.bodyTimeoutMs),
+      headersTimeout: Math.min(60_000, limits.bodyTimeoutMs),
+    },
+  };
+}
+
+/**
+ * Connection-level protection: unknown routes are answered before the body is read, a body that
+ * stops arriving is cut with a 408, and a connection answered before its body ended is closed
+ * (after the reply) instead of reading an endless body.
+ */
+export function installConnectionGuard(app: FastifyInstance, limits: ConnectionLimits): void {
+  app.addHook("onRequest", async (request, reply) => {
+    if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs);
+    if (request.is404) return sendError(request, reply, notFound("Not Found"));
+  });
+  app.addHook("onSend", async (request, reply) => {
+    if (!request.raw.complete) reply.header("connection", "close");
+  });
+  app.addHook("onResponse", async (request) => {
+    if (!request.raw.complete) closeAfterReply(request.raw.socket);
+  });
+}
+
+function watchIdleBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): void {
+  const socket = request.raw.socket;
+  const onTimeout = () => {
+    if (request.raw.complete || reply.sent || reply.raw.headersSent) return;
+    request.log.info({ idleMs }, "request body stalled; answered 408");
+    const body = JSON.stringify(
+      new ApiError(408, "timeout_error", `No part of the request body arrived for ${idleMs} ms`).toEnvelope(
+        String(request.id),
+      ),
+    );
+    reply.raw.writeHead(408, {
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(body),
+      "request-id": String(request.id),
+      "x-should-retry": "true",
+      connection: "close",
+    });
+    reply.raw.end(body);
+    closeAfterReply(socket);
+  };
+  socket.setTimeout(idleMs);
+  // A listener on the request keeps Node from destroying the socket without a reply.
+  request.raw.on("timeout", onTimeout);
+  request.raw.once("end", () => {
+    socket.setTimeout(0);
+    request.raw.off("timeout", onTimeout);
+  });
+}
+
+/** Ends our side, keeps discarding what the client still sends, and lets go after LINGER_MS. */
+function closeAfterReply(socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  socket.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+}
+
+/**
+ * Errors Node raises before a request exists (malformed HTTP, headers too large, request
+ * timeout): the Anthropic envelope with a fresh request-id instead of Fastify's own body.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const [status, type, message] =
+    err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? [408, "timeout_error", "The request did not arrive in time"]
+      : err.code === "HPE_HEADER_OVERFLOW"
+        ? [431, "invalid_request_error", "The request headers are too large"]
+        : [400, "invalid_request_error", "The request is not valid HTTP"];
+  const id = newRequestId();
+  const body = JSON.stringify(new ApiError(status, type as ApiError["type"], message).toEnvelope(id));
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 408 ? "Request Timeout" : status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `request-id: ${id}\r\nx-should-retry: ${status === 408}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroySoon?.();
+}
