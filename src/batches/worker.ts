@@ -156,12 +156,13 @@ export class BatchWorker {
   /** How many more batch requests this model can take now. */
   private room(entry: ModelEntry): number {
     const gate = entry.gate;
-    if (!gate.idle) return 0;
+    const free = gate.backgroundRoom;
+    if (free <= 0) return 0;
     const limit =
       entry.config.batch_parallel ??
       (Number.isFinite(gate.slots) ? gate.slots : UNBOUNDED_MODEL_BATCH_PARALLEL);
     const mine = [...this.running.values()].filter((r) => r.entry === entry).length;
-    return Math.min(limit - mine, gate.slots - gate.active);
+    return Math.min(limit - mine, free);
   }
 
   private launch(c: ClaimedRequest, entry: ModelEntry): void {
