@@ -6,7 +6,7 @@
  * p50/p99 for both, their ratio, and the batch's requests/s (while sharing the model, then alone).
  *
  * Parley runs on the main thread (with its batch worker), the load generator in a worker thread.
- * Options: --seconds N (per measurement, default 4), --warmup N (1), --batch N (requests, 4000),
+ * Options: --seconds N (per measurement, default 4), --warmup N (1), --batch N (requests, 2000),
  * --concurrency N (interactive clients, default 2).
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -23,7 +23,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "4" },
     warmup: { type: "string", default: "1" },
-    batch: { type: "string", default: "4000" },
+    batch: { type: "string", default: "2000" },
     concurrency: { type: "string", default: "2" },
   },
 });

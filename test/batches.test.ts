@@ -1,4 +1,5 @@
 import Anthropic from "@anthropic-ai/sdk";
+import AnthropicV0 from "anthropic-sdk-0";
 import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/batches/index.ts";
@@ -302,6 +303,27 @@ describe("batches and interactive load", () => {
 });
 
 describe("SDK fit", () => {
+  it("@anthropic-ai/sdk 0.x creates a batch and iterates its results", async () => {
+    const v0 = new AnthropicV0({ apiKey: TEST_KEY, baseURL: server.url, maxRetries: 0 });
+    const created = await v0.messages.batches.create({
+      requests: [
+        { custom_id: "zero-a", params: ask("from the 0.x SDK") },
+        { custom_id: "zero-b", params: ask("[[error:400]] refused") },
+      ],
+    });
+    expect(created.processing_status).toBe("in_progress");
+    let batch = created;
+    for (let i = 0; i < 400 && batch.processing_status !== "ended"; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      batch = await v0.messages.batches.retrieve(created.id);
+    }
+    expect(batch.request_counts).toMatchObject({ succeeded: 1, errored: 1 });
+    const types: Record<string, string> = {};
+    for await (const line of await v0.messages.batches.results(created.id))
+      types[line.custom_id] = line.result.type;
+    expect(types).toEqual({ "zero-a": "succeeded", "zero-b": "errored" });
+  });
+
   it("batches.create and results work through the SDK with Bearer auth and the new API version", async () => {
     const bearer = new Anthropic({ authToken: TEST_KEY, apiKey: null, baseURL: server.url, maxRetries: 0 });
     const created = await bearer.messages.batches.create(

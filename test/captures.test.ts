@@ -313,8 +313,14 @@ async function check(res: Response, c: Capture): Promise<void> {
   else if (route === "GET /v1/models") await checkModelList(res, c.query);
   else if (c.method === "GET" && c.path.startsWith("/v1/models/"))
     await checkModelGet(res, decodeURIComponent(c.path.slice("/v1/models/".length)));
-  else if (c.path.startsWith("/v1/messages/batches"))
-    // Message batches are a later issue; until then the route does not exist.
+  else if (route === "POST /v1/messages/batches") {
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ type: "message_batch", processing_status: "in_progress" });
+  } else if (route === "GET /v1/messages/batches") {
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ data: expect.any(Array), has_more: expect.any(Boolean) });
+  } else if (c.path.startsWith("/v1/messages/batches/"))
+    // The captured batch ids were made by another server: here they do not exist.
     await expectEnvelope(res, [404], "not_found_error");
   else throw new Error(`no expectation for captured ${route}: add one`);
 }

@@ -42,6 +42,9 @@ interface Running {
   done: Promise<void>;
 }
 
+/** How often an instance with nothing to do looks for batches other instances created. */
+const IDLE_POLL_MS = 1000;
+
 /** Batch requests run at once on a model whose gate has no slot limit (the mock, most upstreams). */
 const UNBOUNDED_MODEL_BATCH_PARALLEL = 4;
 
@@ -62,6 +65,8 @@ export class BatchWorker {
   private timers: NodeJS.Timeout[] = [];
   private ticking: Promise<void> | undefined;
   private stopping = false;
+  /** When the last pass found nothing to claim anywhere: polls slow down to one a second until woken. */
+  private idleSince: number | undefined;
   /** Requests this worker started, and how many of them gave their slot up to interactive load. */
   started = 0;
   preemptions = 0;
@@ -87,6 +92,7 @@ export class BatchWorker {
 
   /** Looks for work now (after a batch is created or canceled). */
   wake(): void {
+    this.idleSince = undefined;
     setImmediate(() => {
       this.tick().catch((err) => this.deps.logger.error({ err }, "batch worker step failed"));
     });
@@ -112,6 +118,9 @@ export class BatchWorker {
   /** One scheduling pass: claims work for every model with idle capacity. */
   tick(): Promise<void> {
     if (this.stopping) return Promise.resolve();
+    if (this.idleSince !== undefined && performance.now() - this.idleSince < IDLE_POLL_MS) {
+      return Promise.resolve();
+    }
     this.ticking ??= this.claimAll().finally(() => {
       this.ticking = undefined;
     });
@@ -136,18 +145,24 @@ export class BatchWorker {
       if (claimed.length > 0) idleEverywhere = false;
       for (const c of claimed) this.launch(c, entry);
     }
-    if (idleEverywhere) await this.endTouched();
+    if (idleEverywhere) {
+      await this.endTouched();
+      if (this.running.size === 0) this.idleSince = performance.now();
+    } else {
+      this.idleSince = undefined;
+    }
   }
 
   /** How many more batch requests this model can take now. */
   private room(entry: ModelEntry): number {
     const gate = entry.gate;
-    if (!gate.idle) return 0;
+    const free = gate.backgroundRoom;
+    if (free <= 0) return 0;
     const limit =
       entry.config.batch_parallel ??
       (Number.isFinite(gate.slots) ? gate.slots : UNBOUNDED_MODEL_BATCH_PARALLEL);
     const mine = [...this.running.values()].filter((r) => r.entry === entry).length;
-    return Math.min(limit - mine, gate.slots - gate.active);
+    return Math.min(limit - mine, free);
   }
 
   private launch(c: ClaimedRequest, entry: ModelEntry): void {

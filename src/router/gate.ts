@@ -2,6 +2,9 @@ import { ApiError, overloaded } from "../protocol/index.ts";
 
 type Release = () => void;
 
+/** How long a peak of interactive load keeps its slots out of background work's reach. */
+const PEAK_WINDOW_MS = 2000;
+
 /** A slot held by background (batch) work: `preempted` fires when an interactive request needs it. */
 export interface BackgroundSlot {
   release: Release;
@@ -27,6 +30,9 @@ export class ConcurrencyGate {
   private readonly backgroundWaiting: Waiter[] = [];
   /** Background holders, oldest first, with the controller that preempts each. */
   private readonly background: AbortController[] = [];
+  /** The most interactive requests seen running at once lately, and when: slots kept free for them. */
+  private interactivePeak = 0;
+  private interactivePeakAt = 0;
 
   readonly slots: number;
   readonly maxQueue: number;
@@ -54,7 +60,20 @@ export class ConcurrencyGate {
     return this.running < this.slots && this.waiting.length === 0;
   }
 
+  /**
+   * Slots background work may take now: the free ones, less those interactive load used lately
+   * (its peak over the last couple of seconds), so steady interactive traffic does not have to
+   * preempt batch work on every request; a burst beyond that peak still preempts.
+   */
+  get backgroundRoom(): number {
+    if (!this.idle) return 0;
+    const interactive = this.running - this.background.length;
+    const recent = performance.now() - this.interactivePeakAt < PEAK_WINDOW_MS ? this.interactivePeak : 0;
+    return this.slots - this.background.length - Math.max(interactive, recent);
+  }
+
   acquire(signal?: AbortSignal): Promise<Release> {
+    this.notePeak(1);
     if (this.running < this.slots) return Promise.resolve(this.grant());
     if (this.waiting.length >= this.maxQueue) {
       return Promise.reject(
@@ -79,6 +98,15 @@ export class ConcurrencyGate {
         release();
       },
     };
+  }
+
+  private notePeak(arriving: number): void {
+    const now = performance.now();
+    const interactive = this.running - this.background.length + this.waiting.length + arriving;
+    if (interactive >= this.interactivePeak || now - this.interactivePeakAt > PEAK_WINDOW_MS) {
+      this.interactivePeak = interactive;
+      this.interactivePeakAt = now;
+    }
   }
 
   /** Interactive requests are waiting: the newest background holder that is still running yields. */

@@ -52,6 +52,20 @@ describe("ConcurrencyGate priorities", () => {
     expect(order).toEqual(["interactive", "background"]);
   });
 
+  it("keeps the slots recent interactive load used out of background work's reach", async () => {
+    const gate = new ConcurrencyGate(4, 8);
+    expect(gate.backgroundRoom).toBe(4);
+    const a = await gate.acquire();
+    const b = await gate.acquire();
+    a();
+    b();
+    // Two ran at once a moment ago: they keep two slots even while idle between requests.
+    expect(gate.backgroundRoom).toBe(2);
+    const bg = await gate.acquireBackground();
+    expect(gate.backgroundRoom).toBe(1);
+    bg.release();
+  });
+
   it("interactive requests never preempt each other", async () => {
     const gate = new ConcurrencyGate(1, 8);
     const first = await gate.acquire();

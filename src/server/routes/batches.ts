@@ -64,7 +64,7 @@ export async function batchRoutes(
     async (request) => {
       const principal = request.principal;
       if (!principal) throw new ApiError(401, "authentication_error", "invalid x-api-key");
-      const requests = checkBatchRequests(
+      const requests = await checkBatchRequests(
         request.body.requests,
         requestContext(request),
         principal,
