@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type FakeUpstream,
+  hang,
   json,
   type RecordedRequest,
   replyOpenAI,
@@ -80,7 +81,12 @@ describe("MCP connector", () => {
           { id: "gpt", provider: "openai", base_url: `${upstream.origin}/v1`, upstream_model: "qwen" },
           { id: "claude", provider: "anthropic", base_url: anthropic.origin, health_check_ms: 0 },
         ],
-        mcp: { allowed_hosts: ["127.0.0.1"], call_timeout_ms: 400, max_iterations: 3 },
+        mcp: {
+          allowed_hosts: ["127.0.0.1"],
+          call_timeout_ms: 400,
+          connect_timeout_ms: 800,
+          max_iterations: 3,
+        },
       },
       { logger },
     );
@@ -475,6 +481,33 @@ describe("MCP connector", () => {
     expect(sent.mcp_servers).toEqual(params.mcp_servers);
     expect(sent.tools).toEqual(params.tools);
     expect(anthropic.requests.at(-1)?.headers["anthropic-beta"]).toContain("mcp-client-2025-11-20");
+  });
+
+  it("opens one connection per server for a whole request, however many calls and passes", async () => {
+    const inits = () => mcp.requests.filter((r) => r.rpc === "initialize").length;
+    const before = inits();
+    const reply = await ask(
+      '[[mcp:docs/add {"a":1,"b":1}]] [[mcp:docs/add {"a":2,"b":2}]] [[mcp:docs/again {}]]',
+      { mcp_servers: [docs({ authorization_token: "reuse-token" })] },
+    );
+    expect(reply.content.filter((b) => b.type === "mcp_tool_result").length).toBeGreaterThanOrEqual(4);
+    expect(inits() - before).toBe(1); // tools/list and every call share it
+  });
+
+  it("gives up on a server that accepts the connection but never answers (connect timeout)", async () => {
+    const silent = await startFakeUpstream(hang);
+    try {
+      const err = await ask("hi", {
+        mcp_servers: [docs({ url: `${silent.origin}/mcp`, name: "silent" })],
+        tools: [{ type: "mcp_toolset", mcp_server_name: "silent" }],
+      }).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/could not connect to MCP server 'silent'/),
+      });
+    } finally {
+      await silent.close();
+    }
   });
 
   it("never writes the authorization token to the logs", () => {

@@ -1,9 +1,4 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { McpToolListingEntry } from "../protocol/index.ts";
@@ -23,6 +18,16 @@ export interface ConnectOptions {
 }
 
 const CLIENT_INFO = { name: "parley-mcp-connector", version: "0.1.0" };
+
+/** The SDK's client side, loaded on the first MCP request so servers and CLIs that never use it start faster. */
+const sdk = async () => {
+  const [client, sse, http] = await Promise.all([
+    import("@modelcontextprotocol/sdk/client/index.js"),
+    import("@modelcontextprotocol/sdk/client/sse.js"),
+    import("@modelcontextprotocol/sdk/client/streamableHttp.js"),
+  ]);
+  return { ...client, ...sse, ...http };
+};
 const MAX_LIST_PAGES = 20;
 
 /**
@@ -39,24 +44,22 @@ export class McpConnection {
   }
 
   static async open(endpoint: McpEndpoint, options: ConnectOptions): Promise<McpConnection> {
-    const init: RequestInit = endpoint.token
-      ? { headers: { Authorization: `Bearer ${endpoint.token}` } }
-      : {};
+    const { Client, SSEClientTransport, StreamableHTTPClientTransport, StreamableHTTPError } = await sdk();
+    const client = () => new Client(CLIENT_INFO, { capabilities: {} });
+    const transportOptions = {
+      fetch: options.fetch,
+      requestInit: endpoint.token ? { headers: { Authorization: `Bearer ${endpoint.token}` } } : {},
+    };
     try {
-      const http = new StreamableHTTPClientTransport(endpoint.url, {
-        fetch: options.fetch,
-        requestInit: init,
-      });
-      return new McpConnection(await connect(http, options), "streamable-http");
+      const http = new StreamableHTTPClientTransport(endpoint.url, transportOptions);
+      return new McpConnection(await connect(client(), http, options), "streamable-http");
     } catch (err) {
-      if (
-        !(err instanceof StreamableHTTPError && err.code !== undefined && err.code >= 400 && err.code < 500)
-      )
-        throw err;
-      if (err.code === 401 || err.code === 403) throw err;
+      const status = err instanceof StreamableHTTPError ? (err.code ?? 0) : 0;
+      // Older servers answer a Streamable HTTP POST with 404/405 and so on; refused auth stays refused.
+      if (status < 400 || status >= 500 || status === 401 || status === 403) throw err;
     }
-    const sse = new SSEClientTransport(endpoint.url, { fetch: options.fetch, requestInit: init });
-    return new McpConnection(await connect(sse, options), "sse");
+    const sse = new SSEClientTransport(endpoint.url, transportOptions);
+    return new McpConnection(await connect(client(), sse, options), "sse");
   }
 
   /** Every page of the server's tool list, as the hosted API's `mcp_tool_listing` shows tools. */
@@ -100,8 +103,7 @@ export class McpConnection {
  * `connect` bounded as a whole: the SDK's request timeout covers `initialize`, not an SSE stream
  * that never sends its endpoint, so the deadline is enforced here and the transport closed on it.
  */
-async function connect(transport: Transport, options: ConnectOptions): Promise<Client> {
-  const client = new Client(CLIENT_INFO, { capabilities: {} });
+async function connect(client: Client, transport: Transport, options: ConnectOptions): Promise<Client> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(
