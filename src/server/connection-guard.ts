@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ApiError, newRequestId, notFound } from "../protocol/index.ts";
 import { sendError } from "./errors.ts";
+import { logErrorReply } from "./request-log.ts";
 
 export interface ConnectionLimits {
   /** The whole request must have arrived within this long (Node's requestTimeout). */
@@ -33,7 +34,10 @@ export function serverTimeouts(limits: ConnectionLimits) {
 export function installConnectionGuard(app: FastifyInstance, limits: ConnectionLimits): void {
   app.addHook("onRequest", async (request, reply) => {
     if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs);
-    if (request.is404) return sendError(request, reply, notFound("Not Found"));
+    if (!request.is404) return;
+    const err = notFound("Not Found");
+    logErrorReply(request, err);
+    return sendError(request, reply, err);
   });
   app.addHook("onSend", async (request, reply) => {
     if (!request.raw.complete) reply.header("connection", "close");
