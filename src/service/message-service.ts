@@ -228,6 +228,7 @@ export class MessageService {
     call.log.info(
       {
         model: entry.config.id,
+        key: principal.name,
         status: tally.statusFor(status),
         stream: request.stream,
         in: tally.input_tokens,
