@@ -6,6 +6,7 @@ import { OpenAIProvider } from "./openai/index.ts";
 import type { Provider, ProviderDeps } from "./provider.ts";
 
 export type {
+  LoadState,
   Provider,
   ProviderDeps,
   ProviderLogger,
@@ -13,6 +14,7 @@ export type {
   RelayedReply,
   RelayingProvider,
   StreamOptions,
+  UpstreamHealth,
 } from "./provider.ts";
 export { UnavailableProvider } from "./unavailable.ts";
 export { FallbackProvider, type ModelLookup, withFallbacks } from "./upstream/index.ts";

@@ -7,6 +7,25 @@ export interface ProviderStatus {
   /** The window and output limit actually served, once known (a loaded local model). */
   contextWindow?: number;
   maxOutputTokens?: number;
+  /** A local model's load state; absent for backends that load nothing. */
+  load?: LoadState;
+  /** An upstream backend's base URLs, each with its health right now. */
+  upstreams?: UpstreamHealth[];
+}
+
+/** `not_loaded`: lazy and not asked for yet; `failed`: the last load failed (see `reason`). */
+export type LoadState = "not_loaded" | "loading" | "loaded" | "failed";
+
+export interface UpstreamHealth {
+  /** The base URL as configured (origin and path; never a key). */
+  url: string;
+  /** False while health checks fail. */
+  healthy: boolean;
+  breaker: "closed" | "open" | "half_open";
+  /** Requests sent to it and not finished. */
+  in_flight: number;
+  /** While ejected: time until it is tried again. */
+  retry_in_ms: number;
 }
 
 export interface StreamOptions {

@@ -44,11 +44,16 @@ export class LlamaProvider implements Provider {
 
   status(): ProviderStatus {
     const failure = this.retry.failure;
-    if (failure) return { available: false, reason: failure };
+    if (failure) return { available: false, reason: failure, load: this.loading ? "loading" : "failed" };
     const window = this.loaded?.contextSize;
-    return window
-      ? { available: true, contextWindow: window, maxOutputTokens: this.outputCap(window) }
-      : { available: true };
+    if (window)
+      return {
+        available: true,
+        contextWindow: window,
+        maxOutputTokens: this.outputCap(window),
+        load: "loaded",
+      };
+    return { available: true, load: this.loading ? "loading" : "not_loaded" };
   }
 
   /** Replies are capped at `max_output_tokens`, else half the window. */

@@ -1,4 +1,4 @@
-import type { ProviderLogger } from "../provider.ts";
+import type { ProviderLogger, UpstreamHealth } from "../provider.ts";
 import { type BreakerOptions, CircuitBreaker } from "./breaker.ts";
 import { errorForStatus, exhaustedError, scrub, UpstreamFailure } from "./errors.ts";
 import { type Timeouts, Upstream, type UpstreamCall, type UpstreamReply } from "./upstream.ts";
@@ -106,16 +106,23 @@ export class UpstreamPool {
   }
 
   /** Available when some upstream is healthy and not ejected. */
-  status(): { available: boolean; reason?: string } {
+  status(): { available: boolean; reason?: string; upstreams: UpstreamHealth[] } {
+    const upstreams = this.upstreams.map((u) => ({
+      url: u.label,
+      healthy: u.healthy,
+      breaker: u.breaker.state,
+      in_flight: u.outstanding,
+      retry_in_ms: u.breaker.retryInMs,
+    }));
     const usable = this.upstreams.filter((u) => u.healthy && u.breaker.state !== "open");
-    if (usable.length > 0) return { available: true };
+    if (usable.length > 0) return { available: true, upstreams };
     const list = this.upstreams
       .map(
         (u) =>
           `${u.label} (${u.healthy ? `ejected for ${Math.ceil(u.breaker.retryInMs / 1000)} s` : "failing health checks"})`,
       )
       .join(", ");
-    return { available: false, reason: `no upstream is usable: ${list}` };
+    return { available: false, reason: `no upstream is usable: ${list}`, upstreams };
   }
 
   async close(): Promise<void> {
