@@ -3,14 +3,13 @@ import type { Principal } from "../auth/index.ts";
 import type { RequestContext } from "../protocol/index.ts";
 import {
   type BatchRequestState,
-  beyond,
   type Database,
   type Dialect,
+  keysetPage,
   type MessageBatchTable,
   newId,
   type Page,
   type PageParams,
-  toPage,
 } from "../store/index.ts";
 
 export type ProcessingStatus = MessageBatchTable["processing_status"];
@@ -128,23 +127,9 @@ export class BatchRepository {
 
   /** Newest first, with `after_id` / `before_id` cursors. */
   async list(who: Visibility, params: PageParams): Promise<Page<Batch>> {
-    const limit = params.limit ?? 20;
-    const cursorId = params.after_id ?? params.before_id;
-    const before = params.after_id === undefined && params.before_id !== undefined;
     let q = this.db.selectFrom("message_batches").selectAll();
     if (who !== "all") q = q.where(sameWorkspace(who.workspaceId));
-    if (cursorId !== undefined) {
-      const cursor = await this.get(cursorId, who);
-      if (!cursor) return toPage([], limit, before);
-      q = q.where(beyond({ created_at: cursor.created_at, id: cursor.id }, before ? "before" : "after"));
-    }
-    const order = before ? "asc" : "desc";
-    const rows = await q
-      .orderBy("created_at", order)
-      .orderBy("id", order)
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows.map(toBatch), limit, before);
+    return keysetPage(q, params, (id) => this.get(id, who), toBatch);
   }
 
   /** Stops a batch: requests not started are canceled now; running ones are stopped by their owners. */

@@ -1,12 +1,11 @@
 import { type Kysely, type Selectable, sql } from "kysely";
 import {
-  beyond,
   type Database,
   type FileTable,
+  keysetPage,
   newId,
   type Page,
   type PageParams,
-  toPage,
 } from "../store/index.ts";
 
 export interface StoredFile {
@@ -58,27 +57,13 @@ export class FileRepository {
   }
 
   async list(workspaceId: string | null, params: FileListParams): Promise<Page<StoredFile>> {
-    const limit = params.limit ?? 20;
-    const cursorId = params.after_id ?? params.before_id;
-    const before = params.after_id === undefined && params.before_id !== undefined;
     let q = this.db
       .selectFrom("files")
       .selectAll()
       .where(sameWorkspace(workspaceId))
       .where(notExpired(params.now));
     if (params.ids?.length) q = q.where("id", "in", params.ids);
-    if (cursorId !== undefined) {
-      const cursor = await this.get(cursorId, workspaceId, params.now);
-      if (!cursor) return toPage([], limit, before);
-      q = q.where(beyond({ created_at: cursor.created_at, id: cursor.id }, before ? "before" : "after"));
-    }
-    const order = before ? "asc" : "desc";
-    const rows = await q
-      .orderBy("created_at", order)
-      .orderBy("id", order)
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows.map(toFile), limit, before);
+    return keysetPage(q, params, (id) => this.get(id, workspaceId, params.now), toFile);
   }
 
   async delete(id: string): Promise<void> {

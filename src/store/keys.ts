@@ -4,7 +4,7 @@ import type { KeyConfig } from "../config/index.ts";
 import { hostsFromColumn, hostsToColumn } from "./host-list-column.ts";
 import { newId } from "./ids.ts";
 import { LIMIT_NAMES, limitsFromRow, limitsToRow } from "./limits-columns.ts";
-import { beyond, type Page, type PageParams, toPage } from "./page.ts";
+import { cursorOf, keysetPage, type Page, type PageParams } from "./page.ts";
 import type { ApiKeyTable, Database } from "./schema.ts";
 import type { WorkspaceRepository } from "./workspaces.ts";
 
@@ -99,26 +99,10 @@ export class KeyRepository {
   }
 
   async list(params: KeyListParams): Promise<Page<ApiKey>> {
-    const limit = params.limit ?? 20;
-    const cursorId = params.after_id ?? params.before_id;
-    const before = params.after_id === undefined && params.before_id !== undefined;
     let q = this.db.selectFrom("api_keys").selectAll();
     if (params.status) q = q.where("status", "=", params.status);
     if (params.workspace_id) q = q.where("workspace_id", "=", params.workspace_id);
-    if (cursorId !== undefined) {
-      const cursor = await this.get(cursorId);
-      if (!cursor) return toPage([], limit, before);
-      q = q.where(
-        beyond({ created_at: cursor.created_at.getTime(), id: cursor.id }, before ? "before" : "after"),
-      );
-    }
-    const order = before ? "asc" : "desc";
-    const rows = await q
-      .orderBy("created_at", order)
-      .orderBy("id", order)
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows.map(toKey), limit, before);
+    return keysetPage(q, params, async (id) => cursorOf(await this.get(id)), toKey);
   }
 
   async update(id: string, changes: KeyChanges): Promise<ApiKey | undefined> {

@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { type SelectQueryBuilder, sql } from "kysely";
 
 /** Cursor paging as the hosted list endpoints do it: newest first, `after_id` / `before_id`, `limit`. */
 export interface PageParams {
@@ -37,4 +37,38 @@ export function toPage<T extends { id: string }>(rows: T[], limit: number, befor
     first_id: data[0]?.id ?? null,
     last_id: data.at(-1)?.id ?? null,
   };
+}
+
+/**
+ * One page of a `(created_at, id)`-keyed table, newest first. `locate` finds the cursor row the
+ * way the caller may see it (its workspace, not expired), so a cursor the caller may not see
+ * gives an empty page rather than a peek past it.
+ */
+export async function keysetPage<DB, TB extends keyof DB, Row, T extends { id: string }>(
+  query: SelectQueryBuilder<DB, TB, Row>,
+  params: PageParams,
+  locate: (id: string) => Promise<Cursor | undefined>,
+  toItem: (row: Row) => T,
+): Promise<Page<T>> {
+  const limit = params.limit ?? 20;
+  const cursorId = params.after_id ?? params.before_id;
+  const before = params.after_id === undefined && params.before_id !== undefined;
+  let q = query;
+  if (cursorId !== undefined) {
+    const cursor = await locate(cursorId);
+    if (!cursor) return toPage([], limit, before);
+    q = q.where(beyond(cursor, before ? "before" : "after"));
+  }
+  const order = before ? "asc" : "desc";
+  const rows = await q
+    .orderBy(sql`created_at`, order)
+    .orderBy(sql`id`, order)
+    .limit(limit + 1)
+    .execute();
+  return toPage(rows.map(toItem), limit, before);
+}
+
+/** The cursor of an item whose `created_at` is a Date (keys, workspaces). */
+export function cursorOf(item: { id: string; created_at: Date } | undefined): Cursor | undefined {
+  return item && { created_at: item.created_at.getTime(), id: item.id };
 }

@@ -4,7 +4,7 @@ import type { KeyLimits } from "../auth/index.ts";
 import { hostsFromColumn, hostsToColumn } from "./host-list-column.ts";
 import { newId } from "./ids.ts";
 import { limitsFromRow, limitsToRow } from "./limits-columns.ts";
-import { beyond, type Page, type PageParams, toPage } from "./page.ts";
+import { cursorOf, keysetPage, type Page, type PageParams } from "./page.ts";
 import type { Database, WorkspaceTable } from "./schema.ts";
 
 export interface Workspace {
@@ -61,25 +61,9 @@ export class WorkspaceRepository {
   }
 
   async list(params: PageParams & { include_archived?: boolean }): Promise<Page<Workspace>> {
-    const limit = params.limit ?? 20;
-    const cursorId = params.after_id ?? params.before_id;
-    const before = params.after_id === undefined && params.before_id !== undefined;
     let q = this.db.selectFrom("workspaces").selectAll();
     if (!params.include_archived) q = q.where("archived_at", "is", null);
-    if (cursorId !== undefined) {
-      const cursor = await this.get(cursorId);
-      if (!cursor) return toPage([], limit, before);
-      q = q.where(
-        beyond({ created_at: cursor.created_at.getTime(), id: cursor.id }, before ? "before" : "after"),
-      );
-    }
-    const order = before ? "asc" : "desc";
-    const rows = await q
-      .orderBy("created_at", order)
-      .orderBy("id", order)
-      .limit(limit + 1)
-      .execute();
-    return toPage(rows.map(toWorkspace), limit, before);
+    return keysetPage(q, params, async (id) => cursorOf(await this.get(id)), toWorkspace);
   }
 
   async update(id: string, changes: WorkspaceChanges): Promise<Workspace | undefined> {
