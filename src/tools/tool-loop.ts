@@ -66,6 +66,9 @@ export async function* runToolLoop(
         return;
       }
       folder.add(event);
+      // A later pass re-reads the whole prompt: charge its input now, not when it ends, so a
+      // client that leaves during it is charged for what was evaluated.
+      if (event.type === "message_start" && pass > 1) onUsage(withPassInput(totals, event.message.usage));
       const relayed = relay(event, pass, offset, session, calls);
       if (relayed) yield relayed;
     }
@@ -175,6 +178,16 @@ function append(messages: Turn[], reply: ContentBlockParam[], results: ToolResul
   else out.push({ role: "assistant", content: reply });
   out.push({ role: "user", content: results });
   return out;
+}
+
+/** The totals so far plus the input a starting pass reports. */
+function withPassInput(totals: PassTotals, u: Message["usage"]): PassTotals {
+  return {
+    ...totals,
+    input_tokens: totals.input_tokens + u.input_tokens,
+    cache_creation_input_tokens: totals.cache_creation_input_tokens + (u.cache_creation_input_tokens ?? 0),
+    cache_read_input_tokens: totals.cache_read_input_tokens + (u.cache_read_input_tokens ?? 0),
+  };
 }
 
 function count(totals: PassTotals, iterations: IterationUsage[], message: Message): void {
