@@ -6,6 +6,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLEARED_TOOL_RESULT } from "../src/context/index.ts";
+import type { UsageRecord } from "../src/store/index.ts";
 import { parseSse, startTestServer, type TestServer } from "./helpers/server.ts";
 import { toolConversation } from "./helpers/tool-conversation.ts";
 
@@ -14,27 +15,31 @@ const BETAS = ["context-management-2025-06-27", "compact-2026-01-12"];
 describe("context management on the mock backend", () => {
   let server: TestServer;
   let client: Anthropic;
+  const records: UsageRecord[] = [];
 
   beforeAll(async () => {
-    server = await startTestServer({
-      models: [
-        { id: "mock", provider: "mock" },
-        {
-          id: "small",
-          provider: "mock",
-          context_window: 4096,
-          max_output_tokens: 256,
-          context_management: { trigger: "50%", clear_tool_uses_on_overflow: true },
-        },
-        { id: "summariser", provider: "mock", context_window: 8192, max_output_tokens: 40 },
-        {
-          id: "delegating",
-          provider: "mock",
-          context_window: 4096,
-          context_management: { trigger: "50%", compaction_model: "summariser" },
-        },
-      ],
-    });
+    server = await startTestServer(
+      {
+        models: [
+          { id: "mock", provider: "mock" },
+          {
+            id: "small",
+            provider: "mock",
+            context_window: 4096,
+            max_output_tokens: 256,
+            context_management: { trigger: "50%", clear_tool_uses_on_overflow: true },
+          },
+          { id: "summariser", provider: "mock", context_window: 8192, max_output_tokens: 40 },
+          {
+            id: "delegating",
+            provider: "mock",
+            context_window: 4096,
+            context_management: { trigger: "50%", compaction_model: "summariser" },
+          },
+        ],
+      },
+      { recorder: { record: (r) => records.push(r) } },
+    );
     client = server.client();
   });
   afterAll(async () => {
@@ -282,6 +287,20 @@ describe("context management on the mock backend", () => {
       const iterations = reply.usage.iterations ?? [];
       expect(iterations[0]).toMatchObject({ type: "compaction", output_tokens: 40 });
       expect(iterations.at(-1)).toMatchObject({ type: "message", model: "delegating" });
+    });
+
+    it("the usage record bills the compaction passes the top-level usage leaves out", async () => {
+      const { data: reply, request_id } = await client.beta.messages
+        .create({ model: "small", max_tokens: 50, messages: long, betas: BETAS, context_management: compact })
+        .withResponse();
+      const iterations = reply.usage.iterations ?? [];
+      const sum = (k: "input_tokens" | "output_tokens") => iterations.reduce((n, i) => n + i[k], 0);
+      expect(iterations.length).toBeGreaterThanOrEqual(2);
+      for (let i = 0; i < 100 && !records.some((r) => r.request_id === request_id); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      const row = records.find((r) => r.request_id === request_id);
+      expect(row).toMatchObject({ input_tokens: sum("input_tokens"), output_tokens: sum("output_tokens") });
+      expect(row?.input_tokens).toBeGreaterThan(reply.usage.input_tokens);
     });
   });
 });

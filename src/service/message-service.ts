@@ -203,16 +203,14 @@ export class MessageService {
   ): void {
     const { entry, request, principal } = prepared;
     const { tally, status } = outcome;
+    const billed = tally.billed();
     const ended = performance.now();
     this.deps.recorder.record({
       request_id: call.requestId,
       key_id: principal.keyId,
       workspace_id: principal.workspaceId ?? null,
       model: entry.config.id,
-      input_tokens: tally.input_tokens,
-      output_tokens: tally.output_tokens,
-      cache_creation_input_tokens: tally.cache_creation_input_tokens,
-      cache_read_input_tokens: tally.cache_read_input_tokens,
+      ...billed,
       status: tally.statusFor(status),
       error_type: tally.errorType,
       streamed: request.stream,
@@ -222,7 +220,7 @@ export class MessageService {
       ...(call.batch ? { batch_id: call.batch.id, service_tier: "batch" as const } : {}),
     });
     this.deps.limiter
-      .charge(principal, { input_tokens: tally.input_tokens, output_tokens: tally.output_tokens })
+      .charge(principal, { input_tokens: billed.input_tokens, output_tokens: billed.output_tokens })
       .catch((err) => call.log.warn({ err }, "charging tokens failed"));
     if (outcome.thrown) return;
     call.log.info(
@@ -231,8 +229,8 @@ export class MessageService {
         key: principal.name,
         status: tally.statusFor(status),
         stream: request.stream,
-        in: tally.input_tokens,
-        out: tally.output_tokens,
+        in: billed.input_tokens,
+        out: billed.output_tokens,
         ms: Math.round(ended - t.started),
       },
       "message",

@@ -34,6 +34,8 @@ export class UsageTally {
   private reportedOutput = 0;
   private finalUsage = false;
   private generated = 0;
+  /** Tokens of compaction passes (`usage.iterations`), which the top-level usage leaves out. */
+  private compaction = { input: 0, output: 0 };
 
   get output_tokens(): number {
     return this.finalUsage ? this.reportedOutput : Math.max(this.reportedOutput, this.generated);
@@ -41,6 +43,20 @@ export class UsageTally {
 
   set output_tokens(n: number) {
     this.reportedOutput = n;
+  }
+
+  /**
+   * What the request cost, for the usage record and the limits: the reply's usage plus its
+   * compaction passes. The hosted API leaves those out of the top-level figures and bills them
+   * through `usage.iterations`, so the record adds them back.
+   */
+  billed(): Record<UsageFields, number> {
+    return {
+      input_tokens: this.input_tokens + this.compaction.input,
+      output_tokens: this.output_tokens + this.compaction.output,
+      cache_creation_input_tokens: this.cache_creation_input_tokens,
+      cache_read_input_tokens: this.cache_read_input_tokens,
+    };
   }
 
   /** The status for the usage record: 499 when the client left mid-reply, else the reply's own. */
@@ -83,11 +99,25 @@ export class UsageTally {
   }
 
   /** Usage as reported (an upstream's, a relay's); `cut_short` marks a relay the client left. */
-  fromUsage(u: Partial<Record<UsageFields | "cut_short", unknown>>): void {
+  fromUsage(u: Partial<Record<UsageFields | "cut_short" | "iterations", unknown>>): void {
     for (const k of FIELDS) {
       const v = u[k];
       if (typeof v === "number") this[k] = v;
     }
     if (u.cut_short === true) this.cutShort = true;
+    if (Array.isArray(u.iterations)) this.compaction = compactionTokens(u.iterations);
   }
+}
+
+/** The summed tokens of the `compaction` entries of `usage.iterations` (the same array may be seen twice). */
+function compactionTokens(iterations: unknown[]): { input: number; output: number } {
+  let input = 0;
+  let output = 0;
+  for (const it of iterations) {
+    const i = it as { type?: unknown; input_tokens?: unknown; output_tokens?: unknown };
+    if (i?.type !== "compaction") continue;
+    if (typeof i.input_tokens === "number") input += i.input_tokens;
+    if (typeof i.output_tokens === "number") output += i.output_tokens;
+  }
+  return { input, output };
 }
