@@ -54,7 +54,8 @@ describe.skipIf(!present)("MCP connector on llama", () => {
       const reply = stream
         ? await client.beta.messages.stream(params).finalMessage()
         : await client.beta.messages.create(params);
-      const [use, result] = reply.content;
+      const [listing, use, result] = reply.content;
+      expect(listing).toMatchObject({ type: "mcp_tool_listing", mcp_server_name: "docs" });
       expect(use).toMatchObject({ type: "mcp_tool_use", name: "echo", server_name: "docs" });
       const input = use.type === "mcp_tool_use" ? (use.input as { text: string }) : { text: "" };
       const schema = {

@@ -122,7 +122,11 @@ describe("MCP connector", () => {
 
   it("runs a scripted MCP call on the mock and returns mcp_tool_use + mcp_tool_result in one reply", async () => {
     const reply = await ask('Look it up [[mcp:docs/echo {"text":"hi there"}]]');
-    const [intro, use, result, answer] = reply.content;
+    const [listing, intro, use, result, answer] = reply.content;
+    expect(listing).toMatchObject({ type: "mcp_tool_listing", mcp_server_name: "docs" });
+    const listed = listing.type === "mcp_tool_listing" ? listing.tools : [];
+    expect(listed.map((t) => t.name)).toContain("echo");
+    expect(listed.find((t) => t.name === "echo")?.input_schema).toMatchObject({ type: "object" });
     expect(intro).toEqual({ type: "text", text: "Look it up", citations: null });
     expect(use).toMatchObject({
       type: "mcp_tool_use",
@@ -138,7 +142,7 @@ describe("MCP connector", () => {
       content: [{ type: "text", text: "echo: hi there", citations: null }],
     });
     expect(answer).toMatchObject({ type: "text", text: "echo: hi there" });
-    expect(reply.content).toHaveLength(4);
+    expect(reply.content).toHaveLength(5);
     expect(reply.stop_reason).toBe("end_turn");
     const passes = reply.usage.iterations ?? [];
     expect(passes).toHaveLength(2);
@@ -147,6 +151,20 @@ describe("MCP connector", () => {
     expect(reply.usage.input_tokens).toBe(sum("input_tokens"));
     expect(reply.usage.output_tokens).toBe(sum("output_tokens"));
     expect(passes[1].input_tokens).toBeGreaterThan(passes[0].input_tokens);
+
+    // Sent back, the listing spares the next request a tools/list, even under a token not cached.
+    const lists = () => mcp.requests.filter((r) => r.rpc === "tools/list").length;
+    const before = lists();
+    const next = await ask("", {
+      mcp_servers: [docs({ authorization_token: "token-never-listed" })],
+      messages: [
+        { role: "user", content: "Look it up" },
+        { role: "assistant", content: reply.content as Anthropic.Beta.BetaContentBlockParam[] },
+        { role: "user", content: '[[mcp:docs/echo {"text":"again"}]]' },
+      ],
+    });
+    expect(lists()).toBe(before);
+    expect(next.content.map((b) => b.type)).toEqual(["mcp_tool_use", "mcp_tool_result", "text"]);
   });
 
   it("streams the same reply as one message: one message_start, indexes running on, one message_delta", async () => {
@@ -166,10 +184,16 @@ describe("MCP connector", () => {
     expect(types.filter((t) => t === "message_delta")).toHaveLength(1);
     expect(types.at(-1)).toBe("message_stop");
     const starts = events.flatMap((e) => (e.type === "content_block_start" ? [e.index] : []));
-    expect(starts).toEqual([0, 1, 2, 3]);
-    expect(final.content.map((b) => b.type)).toEqual(["text", "mcp_tool_use", "mcp_tool_result", "text"]);
-    expect(final.content[1]).toMatchObject({ input: { text: "streamed" }, server_name: "docs" });
-    expect(final.content[2]).toMatchObject({
+    expect(starts).toEqual([0, 1, 2, 3, 4]);
+    expect(final.content.map((b) => b.type)).toEqual([
+      "mcp_tool_listing",
+      "text",
+      "mcp_tool_use",
+      "mcp_tool_result",
+      "text",
+    ]);
+    expect(final.content[2]).toMatchObject({ input: { text: "streamed" }, server_name: "docs" });
+    expect(final.content[3]).toMatchObject({
       content: [{ type: "text", text: "echo: streamed" }],
       is_error: false,
     });
@@ -278,10 +302,15 @@ describe("MCP connector", () => {
       const reply: BetaMessage = stream
         ? await client.beta.messages.stream(params).finalMessage()
         : await client.beta.messages.create(params);
-      expect(reply.content.map((b) => b.type)).toEqual(["mcp_tool_use", "mcp_tool_result", "text"]);
-      expect(reply.content[0]).toMatchObject({ name: "add", server_name: "docs", input: { a: 2, b: 40 } });
-      expect(reply.content[1]).toMatchObject({ is_error: false, content: [{ type: "text", text: "42" }] });
-      expect(reply.content[2]).toMatchObject({ type: "text", text: "The sum is 42" });
+      expect(reply.content.map((b) => b.type)).toEqual([
+        "mcp_tool_listing",
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "text",
+      ]);
+      expect(reply.content[1]).toMatchObject({ name: "add", server_name: "docs", input: { a: 2, b: 40 } });
+      expect(reply.content[2]).toMatchObject({ is_error: false, content: [{ type: "text", text: "42" }] });
+      expect(reply.content[3]).toMatchObject({ type: "text", text: "The sum is 42" });
       expect(reply.stop_reason).toBe("end_turn");
       expect(reply.usage).toMatchObject({ input_tokens: 25 + 30, output_tokens: 9 + 4 });
     }
@@ -332,9 +361,14 @@ describe("MCP connector", () => {
     const reply = await ask('[[mcp:docs/echo {"text":"x"}]] [[tool:get_weather {"city":"Oslo"}]]', {
       tools: [{ type: "mcp_toolset", mcp_server_name: "docs" }, weather],
     });
-    expect(reply.content.map((b) => b.type)).toEqual(["mcp_tool_use", "tool_use", "mcp_tool_result"]);
+    expect(reply.content.map((b) => b.type)).toEqual([
+      "mcp_tool_listing",
+      "mcp_tool_use",
+      "tool_use",
+      "mcp_tool_result",
+    ]);
     expect(reply.stop_reason).toBe("tool_use");
-    const call = reply.content[1];
+    const call = reply.content[2];
     const next = await ask("", {
       tools: [{ type: "mcp_toolset", mcp_server_name: "docs" }, weather],
       messages: [
@@ -358,7 +392,7 @@ describe("MCP connector", () => {
     expect(reply.content.filter((b) => b.type === "mcp_tool_result")).toHaveLength(3);
     expect(reply.stop_reason).toBe("pause_turn");
     const forced = await ask("no directive here", { tool_choice: { type: "tool", name: "echo" } });
-    expect(forced.content[0]).toMatchObject({ type: "mcp_tool_use", name: "echo" });
+    expect(forced.content[1]).toMatchObject({ type: "mcp_tool_use", name: "echo" });
     expect(forced.content.at(-1)).toMatchObject({ type: "text" });
     expect(forced.stop_reason).toBe("end_turn");
   });

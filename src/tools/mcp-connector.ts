@@ -53,8 +53,16 @@ export class McpConnector {
       await Promise.all(
         plans.map(async (plan, i) => {
           const known = plan.toolset?.tools ?? history.get(plan.server.name)?.tools;
-          listings.set(plan.server.name, known ?? (await this.list(session, plan, endpoints[i])));
+          if (known) return listings.set(plan.server.name, known);
+          const tools = await this.list(session, plan, endpoints[i]);
+          listings.set(plan.server.name, tools);
+          session.fetchedListings.push({ mcp_server_name: plan.server.name, tools });
         }),
+      );
+      // In the order the request declares its servers, whichever answered first.
+      const order = plans.map((p) => p.server.name);
+      session.fetchedListings.sort(
+        (a, b) => order.indexOf(a.mcp_server_name) - order.indexOf(b.mcp_server_name),
       );
       session.setTools(plans, endpoints, listings, new Set(req.tools.map((t) => t.name)));
       return session;
@@ -111,6 +119,8 @@ export class McpSession {
   private readonly connections = new Map<string, Promise<McpConnection>>();
   private readonly endpoints = new Map<string, { plan: ServerPlan; endpoint: McpEndpoint }>();
   private map: McpToolMap | undefined;
+  /** Listings asked of the servers for this request (not pinned or sent back): the reply carries them. */
+  readonly fetchedListings: { mcp_server_name: string; tools: McpToolListingEntry[] }[] = [];
 
   constructor(config: McpConfig, fetch: FetchLike, signal: AbortSignal) {
     this.config = config;

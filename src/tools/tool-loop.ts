@@ -56,7 +56,7 @@ export async function* runToolLoop(
   };
   const iterations: IterationUsage[] = [];
   let req = session.prepare(request);
-  let offset = 0;
+  let offset = session.fetchedListings.length;
   for (let pass = 1; ; pass++) {
     const calls: PendingCall[] = [];
     const folder = new StreamFolder();
@@ -71,6 +71,7 @@ export async function* runToolLoop(
       if (event.type === "message_start" && pass > 1) onUsage(withPassInput(totals, event.message.usage));
       const relayed = relay(event, pass, offset, session, calls);
       if (relayed) yield relayed;
+      if (event.type === "message_start" && pass === 1) yield* listingBlocks(session);
     }
     const message = folder.result();
     count(totals, iterations, message);
@@ -158,6 +159,24 @@ function relay(
       return null;
     default:
       return event;
+  }
+}
+
+/** The fetched tool listings, first in the reply (as the hosted connector returns them). */
+function* listingBlocks(session: McpSession): Generator<StreamEvent> {
+  let index = 0;
+  for (const listing of session.fetchedListings) {
+    const tools = listing.tools.map((t) => ({
+      name: t.name,
+      ...(typeof t.description === "string" ? { description: t.description } : {}),
+      input_schema: t.input_schema,
+    }));
+    yield {
+      type: "content_block_start",
+      index,
+      content_block: { type: "mcp_tool_listing", mcp_server_name: listing.mcp_server_name, tools },
+    };
+    yield { type: "content_block_stop", index: index++ };
   }
 }
 

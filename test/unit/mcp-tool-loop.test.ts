@@ -82,6 +82,7 @@ const ref = {
 };
 const session = {
   prepare: (r: MessageRequest) => r,
+  fetchedListings: [{ mcp_server_name: "docs", tools: [{ name: "add", input_schema: { type: "object" } }] }],
   tools: { byModelName: (name: string) => (name === "docs_add" ? ref : undefined) },
   call: async () => ({ content: [{ type: "text", text: "2" }] }),
 } as unknown as McpSession;
@@ -105,11 +106,21 @@ describe("the MCP tool loop's running usage", () => {
       (u) => reports.push(u),
     );
     const seen: string[] = [];
+    const starts: unknown[] = [];
     for await (const event of loop) {
       seen.push(event.type);
+      if (event.type === "content_block_start") starts.push([event.index, event.content_block.type]);
       if (event.type === "content_block_delta" && event.delta.type === "text_delta") break; // the client leaves
     }
     expect(seen.filter((t) => t === "message_start")).toHaveLength(1);
+    // The listing fetched for this reply comes first; the passes' blocks follow it.
+    expect(seen.slice(0, 3)).toEqual(["message_start", "content_block_start", "content_block_stop"]);
+    expect(starts).toEqual([
+      [0, "mcp_tool_listing"],
+      [1, "mcp_tool_use"],
+      [2, "mcp_tool_result"],
+      [3, "text"],
+    ]);
     expect(reports).toEqual([
       { input_tokens: 100, output_tokens: 7, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
       { input_tokens: 230, output_tokens: 7, cache_creation_input_tokens: 0, cache_read_input_tokens: 100 },

@@ -42,6 +42,18 @@ export const McpToolResultBlock = Type.Object({
   is_error: Type.Boolean(),
   content: Type.Union([Type.String(), Type.Array(TextBlock)]),
 });
+/** The tool listing the MCP connector fetched for this reply; sent back, it spares the next request a listing. */
+export const McpToolListingBlock = Type.Object({
+  type: Type.Literal("mcp_tool_listing"),
+  mcp_server_name: Type.String(),
+  tools: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      description: Type.Optional(Type.String()),
+      input_schema: Type.Record(Type.String(), Type.Unknown()),
+    }),
+  ),
+});
 export const ContentBlock = Type.Union([
   TextBlock,
   ThinkingBlock,
@@ -50,6 +62,7 @@ export const ContentBlock = Type.Union([
   CompactionBlock,
   McpToolUseBlock,
   McpToolResultBlock,
+  McpToolListingBlock,
 ]);
 
 export const StopReason = Type.Enum([
@@ -160,6 +173,7 @@ export type ToolUseBlock = Static<typeof ToolUseBlock>;
 export type CompactionBlock = Static<typeof CompactionBlock>;
 export type McpToolUseBlock = Static<typeof McpToolUseBlock>;
 export type McpToolResultBlock = Static<typeof McpToolResultBlock>;
+export type McpToolListingBlock = Static<typeof McpToolListingBlock>;
 export type ContentBlock =
   | TextBlock
   | ThinkingBlock
@@ -167,7 +181,8 @@ export type ContentBlock =
   | ToolUseBlock
   | CompactionBlock
   | McpToolUseBlock
-  | McpToolResultBlock;
+  | McpToolResultBlock
+  | McpToolListingBlock;
 export type IterationUsage = Static<typeof IterationUsage>;
 export type AppliedEdit = Static<typeof AppliedEdit>;
 export type ContextManagementResponse = Static<typeof ContextManagementResponse>;
