@@ -277,13 +277,8 @@ export class BatchRepository {
 
   /** Ends a batch whose requests have all ended, writing the final counts (idempotent). */
   async endIfDone(id: string, now: number): Promise<boolean> {
-    const rows = await this.db
-      .selectFrom("batch_requests")
-      .select(["state", sql<number | string>`count(*)`.as("n")])
-      .where("batch_id", "=", id)
-      .groupBy("state")
-      .execute();
-    const n = (s: BatchRequestState) => Number(rows.find((r) => r.state === s)?.n ?? 0);
+    const counts = await this.states(id);
+    const n = (s: BatchRequestState) => counts[s] ?? 0;
     if (OPEN.some((s) => n(s) > 0)) return false;
     const r = await this.db
       .updateTable("message_batches")
