@@ -3,7 +3,7 @@
  * upstream. In one run, the same load generator calls a fake upstream directly (Chat Completions),
  * through a bare node:http reverse proxy that pipes the bytes (the floor of any Node hop), and
  * through Parley (Messages API, translated both ways), streaming and not. The paths are measured
- * interleaved (A, B, C, A, B, C, …), `--repeat` times, and each figure is the median of the
+ * interleaved (A, B, C, C, B, A, …), `--repeat` times, and each figure is the median of the
  * per-round ratios, so load from other work on the machine hits every path alike.
  *
  * Three processes: the fake upstream and the load generator each run in a child process of their
@@ -15,7 +15,8 @@
  * subset; one for profiling: `node --cpu-prof --cpu-prof-dir=prof bench/gateway.ts --only parley
  * --run "sse c=16"`). --compare DIR adds "base": Parley from another checkout (e.g.
  * `git archive main src | tar -x -C DIR` with DIR/node_modules linked), in the same process, to
- * measure a change against it in one run.
+ * measure a change against it in one run. --upstream anthropic measures the Anthropic relay path
+ * instead (fake upstream, direct and floor on /v1/messages; Parley with provider anthropic).
  * claude-code-router is measured when installed (a `ccr` on PATH, or
  * `@musistudio/claude-code-router` in node_modules or the global npm root): it is started with a
  * throw-away HOME whose config points it at the fake upstream. It is never a dependency. With
@@ -53,6 +54,43 @@ function chunk(delta: Record<string, unknown>, finish: string | null = null): st
   return `data: ${JSON.stringify(c)}\n\n`;
 }
 
+/** The same reply in the Messages API's shape, for the Anthropic relay path (`--upstream anthropic`). */
+function anthropicReplies(words: string[]): { sse: string[]; json: string } {
+  const frame = (e: { type: string; [k: string]: unknown }) =>
+    `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+  const message = {
+    id: "msg_bench",
+    type: "message",
+    role: "assistant",
+    model: "bench",
+    content: [] as unknown[],
+    stop_reason: null as string | null,
+    stop_sequence: null,
+    usage: { input_tokens: 24, output_tokens: 1 },
+  };
+  const sse = [
+    frame({ type: "message_start", message }),
+    frame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+    ...words.map((w) =>
+      frame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } }),
+    ),
+    frame({ type: "content_block_stop", index: 0 }),
+    frame({
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: words.length },
+    }),
+    frame({ type: "message_stop" }),
+  ];
+  const json = JSON.stringify({
+    ...message,
+    content: [{ type: "text", text: words.join("") }],
+    stop_reason: "end_turn",
+    usage: { input_tokens: 24, output_tokens: words.length },
+  });
+  return { sse, json };
+}
+
 function runUpstream(port: number): void {
   const usage = { prompt_tokens: 24, completion_tokens: CHUNKS, total_tokens: 24 + CHUNKS };
   const words = Array.from({ length: CHUNKS }, (_, i) => ` word${i}`);
@@ -71,6 +109,7 @@ function runUpstream(port: number): void {
     choices: [{ index: 0, message: { role: "assistant", content: words.join("") }, finish_reason: "stop" }],
     usage,
   });
+  const anthropic = anthropicReplies(words);
   const server = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -78,13 +117,14 @@ function runUpstream(port: number): void {
       body += c;
     });
     req.on("end", () => {
+      const reply = req.url?.endsWith("/messages") ? anthropic : { sse, json };
       if (body.includes('"stream":true')) {
         res.writeHead(200, { "content-type": "text/event-stream" });
-        for (const frame of sse) res.write(frame);
+        for (const frame of reply.sse) res.write(frame);
         res.end();
       } else {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(json);
+        res.end(reply.json);
       }
     });
   });
@@ -200,6 +240,14 @@ async function startParley(dataDir: string, upstream: string, logLevel: string, 
           provider: "openai",
           base_url: `${upstream}/v1`,
           upstream_model: "bench",
+          health_check_ms: 0,
+        },
+        {
+          id: "relay",
+          provider: "anthropic",
+          base_url: upstream,
+          upstream_model: "bench",
+          api_key: "sk-ant-upstream",
           health_check_ms: 0,
         },
       ],
@@ -318,6 +366,7 @@ async function main(): Promise<void> {
       only: { type: "string" },
       "log-level": { type: "string", default: "warn" },
       compare: { type: "string" },
+      upstream: { type: "string", default: "openai" },
     },
   });
   const durationMs = Number(values.seconds) * 1000;
@@ -344,12 +393,17 @@ async function main(): Promise<void> {
   const ccrBin = process.env.PARLEY_BENCH_CCR_URL || !wanted("ccr") ? undefined : findCcr();
   const ccrServer = ccrBin ? await startCcr(ccrBin, port) : undefined;
   const ccr = process.env.PARLEY_BENCH_CCR_URL || ccrServer?.url;
+  // openai: Parley translates Messages ⇄ Chat Completions; anthropic: Parley relays the upstream's bytes.
+  const relay = values.upstream === "anthropic";
+  const model = relay ? "relay" : "gw";
+  const upstreamSpec = (url: string, s: boolean, c: number) =>
+    relay ? messagesSpec(url, "bench", s, c) : openAiSpec(url, s, c);
   const all: Path[] = [
-    { name: "direct", spec: (s, c) => openAiSpec(upstream, s, c) },
-    { name: "floor", spec: (s, c) => openAiSpec(floor.url, s, c) },
-    { name: "parley", spec: (s, c) => messagesSpec(parley.url, "gw", s, c) },
+    { name: "direct", spec: (s, c) => upstreamSpec(upstream, s, c) },
+    { name: "floor", spec: (s, c) => upstreamSpec(floor.url, s, c) },
+    { name: "parley", spec: (s, c) => messagesSpec(parley.url, model, s, c) },
   ];
-  if (base) all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, "gw", s, c) });
+  if (base) all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, model, s, c) });
   if (ccr) all.push({ name: "ccr", spec: (s, c) => messagesSpec(ccr, "bench", s, c) });
   const paths = all.filter((p) => wanted(p.name));
   const load = startLoadProcess();
@@ -359,9 +413,11 @@ async function main(): Promise<void> {
       .map((l) => l.toFixed(2))
       .join(" ")} before the run), loopback, keep-alive; ${rounds} interleaved rounds of ` +
       `${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per path and run; figures are medians over the rounds\n` +
-      `direct: load generator → fake OpenAI-compatible upstream (${CHUNKS} text chunks + usage per reply)\n` +
+      (relay
+        ? `direct: load generator → fake Anthropic upstream, /v1/messages (${CHUNKS} text deltas per reply)\n`
+        : `direct: load generator → fake OpenAI-compatible upstream (${CHUNKS} text chunks + usage per reply)\n`) +
       `floor:  load generator → bare node:http proxy piping bytes → the same upstream\n` +
-      `parley: load generator → Parley (Messages API, provider openai, log level ${values["log-level"]}) → the same upstream\n` +
+      `parley: load generator → Parley (Messages API, provider ${relay ? "anthropic, relayed bytes" : "openai, translated"}, log level ${values["log-level"]}) → the same upstream\n` +
       (base ? `base:   the same through Parley as checked out at ${values.compare}\n` : "") +
       (ccr
         ? `ccr:    load generator → claude-code-router at ${ccr}${ccrBin ? ` (${ccrBin})` : ""} → the same upstream\n`
@@ -372,7 +428,8 @@ async function main(): Promise<void> {
   const runs = RUNS.filter((r) => r.name.includes(values.run));
   for (let round = 0; round < rounds; round++) {
     for (const run of runs) {
-      for (const path of paths) {
+      // Odd rounds go backwards (A,B,C then C,B,A): no path always runs right after another.
+      for (const path of round % 2 ? [...paths].reverse() : paths) {
         const m = await measure(load, { ...path.spec(run.stream, run.concurrency), warmupMs, durationMs });
         failures += m.failures;
         const key = `${run.name}|${path.name}`;
