@@ -12,13 +12,15 @@
  * Options: --seconds N (per measurement, default 1), --warmup N (default 0.3), --repeat N (rounds,
  * default 3), --run TEXT (only runs whose name contains TEXT, e.g. "json c=64"), --only
  * parley|ceiling (one server, no ratios; for profiling:
- * `node --cpu-prof --cpu-prof-dir=prof bench/http.ts --only parley --run "json c=64"`).
+ * `node --cpu-prof --cpu-prof-dir=prof bench/http.ts --only parley --run "json c=64"`). --compare DIR
+ * adds "base": Parley from another checkout (its src/ with node_modules linked), in the same run.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type LoadResult, measure, startLoadProcess } from "./load.ts";
 
@@ -66,9 +68,9 @@ async function startCeiling(json: string, sse: string[]): Promise<{ url: string;
   };
 }
 
-async function startParley(dataDir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const { buildConfig } = await import("../src/config/index.ts");
-  const { startServer } = await import("../src/server/index.ts");
+async function startParley(dataDir: string, root = ".."): Promise<{ url: string; close(): Promise<void> }> {
+  const { buildConfig } = await import(new URL(`${root}/src/config/index.ts`, import.meta.url).href);
+  const { startServer } = await import(new URL(`${root}/src/server/index.ts`, import.meta.url).href);
   const config = buildConfig(
     {
       log_level: LOG_LEVEL,
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
       repeat: { type: "string", default: "3" },
       run: { type: "string", default: "" },
       only: { type: "string" },
+      compare: { type: "string" },
     },
   });
   const durationMs = Number(values.seconds) * 1000;
@@ -151,9 +154,15 @@ async function main(): Promise<void> {
   const json = await sampleReply(parley.url, false);
   const sse = (await sampleReply(parley.url, true)).split(/(?<=\n\n)/);
   const ceiling = await startCeiling(json, sse);
+  const baseDir = values.compare === undefined ? undefined : await mkdtemp(join(tmpdir(), "parley-bench-"));
+  const base =
+    values.compare === undefined || baseDir === undefined
+      ? undefined
+      : await startParley(baseDir, pathToFileURL(resolve(values.compare)).href);
   const servers = [
     { name: "ceiling", url: ceiling.url },
     { name: "parley", url: parley.url },
+    ...(base ? [{ name: "base", url: base.url }] : []),
   ].filter((s) => !values.only || s.name === values.only);
   const load = startLoadProcess();
 
@@ -199,11 +208,25 @@ async function main(): Promise<void> {
   });
   if (pairs.length) console.log("\nparley / ceiling, median over rounds (aim: ≥ 0.7× at 64 connections)");
   for (const line of pairs) console.log(line);
+  const versusBase = runs.flatMap((run) => {
+    const b = results.get(`${run.name}|base`);
+    const p = results.get(`${run.name}|parley`);
+    if (!b || !p) return [];
+    const ratio = median(p.map((m, i) => rate(m) / rate(b[i] as LoadResult)));
+    const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(b[i] as LoadResult)));
+    return [
+      `${run.name.padEnd(11)} ${ratio.toFixed(2)}× base rate   ${cpu.toFixed(2)}× base CPU per request`,
+    ];
+  });
+  if (versusBase.length)
+    console.log(`\nparley / base (Parley as checked out at ${values.compare}), median over rounds`);
+  for (const line of versusBase) console.log(line);
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
   await load.terminate();
-  await Promise.all([ceiling.close(), parley.close()]);
+  await Promise.all([ceiling.close(), parley.close(), base?.close()]);
   await rm(dataDir, { recursive: true, force: true });
+  if (baseDir) await rm(baseDir, { recursive: true, force: true });
   process.exitCode = failures ? 1 : 0;
 }
 
