@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { encodeEvent, SSE_HEADERS, type StreamEvent, toApiError } from "../protocol/index.ts";
@@ -130,10 +129,20 @@ class EventWriter {
     this.pending = "";
     this.lastWrite = performance.now();
     if (this.res.destroyed || this.res.writableEnded) return;
-    if (!this.res.write(chunk) && !this.blocked) {
-      this.blocked = Promise.race([once(this.res, "drain"), once(this.res, "close")]).finally(() => {
+    if (!this.res.write(chunk) && !this.blocked) this.blocked = this.drained();
+  }
+
+  /** Resolves on drain or close, removing both listeners (a long stream may wait many times). */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off("drain", done);
+        this.res.off("close", done);
         this.blocked = undefined;
-      });
-    }
+        resolve();
+      };
+      this.res.on("drain", done);
+      this.res.on("close", done);
+    });
   }
 }
