@@ -25,7 +25,17 @@ const delta = (text: string): StreamEvent => ({
   delta: { type: "text_delta", text },
 });
 const PING = encodeEvent({ type: "ping" });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** What the client has read so far, chunk by chunk (reset per test). */
+let received: string[] = [];
+
+/** Waits (bounded) until the client has read `frame`: the stream goes on only once it is out. */
+async function delivered(frame: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!received.join("").includes(frame)) {
+    if (Date.now() > deadline) throw new Error(`the client never got ${JSON.stringify(frame)}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -54,10 +64,11 @@ async function chunksOf(
   });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const { port } = app.server.address() as AddressInfo;
+  received = [];
   return new Promise((resolve, reject) => {
     http
       .get({ host: "127.0.0.1", port, path: "/" }, (res) => {
-        const chunks: string[] = [];
+        const chunks = received;
         res.setEncoding("utf8");
         res.on("data", (c: string) => chunks.push(c));
         res.on("end", () => resolve(chunks));
@@ -70,12 +81,12 @@ describe("sendStream batches the frames of one event-loop turn", () => {
   it("sends the first event with its ping at once, then each burst of events as one chunk", async () => {
     const chunks = await chunksOf(async function* () {
       yield start;
-      await sleep(30);
+      await delivered(PING);
       // One upstream chunk's worth: three events in the same turn.
       yield delta("a");
       yield delta("b");
       yield delta("c");
-      await sleep(30);
+      await delivered(encodeEvent(delta("c")));
       yield { type: "message_stop" };
     });
     expect(chunks).toEqual([
@@ -86,17 +97,15 @@ describe("sendStream batches the frames of one event-loop turn", () => {
   });
 
   it("does not hold events back: one arriving alone goes out before the next is produced", async () => {
-    const seen: number[] = [];
     const chunks = await chunksOf(async function* () {
       yield start;
       for (let i = 0; i < 3; i++) {
-        await sleep(20);
-        seen.push(i);
         yield delta(String(i));
+        // Throws (and fails the test) if the frame waited for a later event to go out.
+        await delivered(encodeEvent(delta(String(i))));
       }
       yield { type: "message_stop" };
     });
-    expect(seen).toEqual([0, 1, 2]);
     expect(chunks.slice(0, 3)).toEqual([
       encodeEvent(start) + PING,
       encodeEvent(delta("0")),
