@@ -201,13 +201,15 @@ async function main(): Promise<void> {
   for (const run of runs)
     for (const server of servers)
       console.log(row(run.name, server.name, results.get(`${run.name}|${server.name}`) ?? []));
-  const pairs = runs.flatMap((run) => {
-    const c = results.get(`${run.name}|ceiling`);
-    const p = results.get(`${run.name}|parley`);
-    return c && p ? [ratios(run.name, c, p)] : [];
-  });
-  if (pairs.length) console.log("\nparley / ceiling, median over rounds (aim: ≥ 0.7× at 64 connections)");
-  for (const line of pairs) console.log(line);
+  for (const name of ["parley", "base"]) {
+    const pairs = runs.flatMap((run) => {
+      const c = results.get(`${run.name}|ceiling`);
+      const p = results.get(`${run.name}|${name}`);
+      return c && p ? [ratios(run.name, c, p)] : [];
+    });
+    if (pairs.length) console.log(`\n${name} / ceiling, median over rounds (aim: ≥ 0.7× at 64 connections)`);
+    for (const line of pairs) console.log(line);
+  }
   const versusBase = runs.flatMap((run) => {
     const b = results.get(`${run.name}|base`);
     const p = results.get(`${run.name}|parley`);
