@@ -3,35 +3,45 @@
  * upstream. In one run, the same load generator calls a fake upstream directly (Chat Completions),
  * through a bare node:http reverse proxy that pipes the bytes (the floor of any Node hop), and
  * through Parley (Messages API, translated both ways), streaming and not. The paths are measured
- * interleaved, `--repeat` times, and each figure is the median of the per-round ratios, so load
- * from other work on the machine hits every path alike.
+ * interleaved (A, B, C, C, B, A, …), `--repeat` times, and each figure is the median of the
+ * per-round ratios, so load from other work on the machine hits every path alike.
  *
- * Three event loops: the fake upstream and the load generator each run in a worker thread; the
- * floor proxy and Parley on the main thread (one measured at a time). Options: --seconds N (per
- * measurement, default 2), --warmup N (0.5), --repeat N (rounds, default 3), --run TEXT (only
- * runs whose name contains it), --log-level L (Parley's, default warn; info logs a line per request), --only direct,floor,parley,base (a subset; one for profiling:
- * `node --cpu-prof --cpu-prof-dir=prof bench/gateway.ts --only parley --run "sse c=16"`).
- * --compare DIR adds "base": Parley from another checkout (e.g. `git archive main src | tar -x -C DIR`
- * with DIR/node_modules linked), in the same process, to measure a change against it in one run.
- * With PARLEY_BENCH_CCR_URL set to a running claude-code-router whose provider points at
- * PARLEY_BENCH_UPSTREAM_PORT (the fake upstream listens there when set), it is measured too.
+ * Three processes: the fake upstream and the load generator each run in a child process of their
+ * own; the floor proxy and Parley in this one, on the main thread (one measured at a time), so
+ * neither the upstream's nor the client's work lands on the measured event loop, heap or GC.
+ * Options: --seconds N (per measurement, default 1), --warmup N (0.25), --repeat N (rounds,
+ * default 3: about 45 s in all), --run TEXT (only runs whose name contains it), --log-level L
+ * (Parley's, default warn; info logs a line per request), --only direct,floor,parley,base,ccr (a
+ * subset; one for profiling: `node --cpu-prof --cpu-prof-dir=prof bench/gateway.ts --only parley
+ * --run "sse c=16"`). --compare DIR adds "base": Parley from another checkout (e.g.
+ * `git archive main src | tar -x -C DIR` with DIR/node_modules linked), in the same process, to
+ * measure a change against it in one run. --upstream anthropic measures the Anthropic relay path
+ * instead (fake upstream, direct and floor on /v1/messages; Parley with provider anthropic).
+ * claude-code-router is measured when installed (a `ccr` on PATH, or
+ * `@musistudio/claude-code-router` in node_modules or the global npm root): it is started with a
+ * throw-away HOME whose config points it at the fake upstream. It is never a dependency. With
+ * PARLEY_BENCH_CCR_URL set to a running one (its provider pointed at PARLEY_BENCH_UPSTREAM_PORT,
+ * where the fake upstream then listens), that one is used instead.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { type ChildProcess, execFileSync, fork, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { delimiter, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { type LoadResult, type LoadSpec, measure, startLoadWorker } from "./load.ts";
+import { type LoadResult, type LoadSpec, measure, startLoadProcess } from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
 /** The upstream streams this many text chunks per reply (≈ a 24-token answer). */
 const CHUNKS = 24;
 const PROMPT = "Summarise the plot of Hamlet in two sentences, please, keeping it short and plain.";
 
-// ---------------------------------------------------------------- fake upstream (worker)
+// ---------------------------------------------------------------- fake upstream (child process)
+
+const UPSTREAM_FLAG = "--parley-fake-upstream";
 
 function chunk(delta: Record<string, unknown>, finish: string | null = null): string {
   const c = {
@@ -42,6 +52,43 @@ function chunk(delta: Record<string, unknown>, finish: string | null = null): st
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
   };
   return `data: ${JSON.stringify(c)}\n\n`;
+}
+
+/** The same reply in the Messages API's shape, for the Anthropic relay path (`--upstream anthropic`). */
+function anthropicReplies(words: string[]): { sse: string[]; json: string } {
+  const frame = (e: { type: string; [k: string]: unknown }) =>
+    `event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`;
+  const message = {
+    id: "msg_bench",
+    type: "message",
+    role: "assistant",
+    model: "bench",
+    content: [] as unknown[],
+    stop_reason: null as string | null,
+    stop_sequence: null,
+    usage: { input_tokens: 24, output_tokens: 1 },
+  };
+  const sse = [
+    frame({ type: "message_start", message }),
+    frame({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+    ...words.map((w) =>
+      frame({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } }),
+    ),
+    frame({ type: "content_block_stop", index: 0 }),
+    frame({
+      type: "message_delta",
+      delta: { stop_reason: "end_turn", stop_sequence: null },
+      usage: { output_tokens: words.length },
+    }),
+    frame({ type: "message_stop" }),
+  ];
+  const json = JSON.stringify({
+    ...message,
+    content: [{ type: "text", text: words.join("") }],
+    stop_reason: "end_turn",
+    usage: { input_tokens: 24, output_tokens: words.length },
+  });
+  return { sse, json };
 }
 
 function runUpstream(port: number): void {
@@ -62,6 +109,7 @@ function runUpstream(port: number): void {
     choices: [{ index: 0, message: { role: "assistant", content: words.join("") }, finish_reason: "stop" }],
     usage,
   });
+  const anthropic = anthropicReplies(words);
   const server = http.createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -69,18 +117,110 @@ function runUpstream(port: number): void {
       body += c;
     });
     req.on("end", () => {
+      const reply = req.url?.endsWith("/messages") ? anthropic : { sse, json };
       if (body.includes('"stream":true')) {
         res.writeHead(200, { "content-type": "text/event-stream" });
-        for (const frame of sse) res.write(frame);
+        for (const frame of reply.sse) res.write(frame);
         res.end();
       } else {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(json);
+        res.end(reply.json);
       }
     });
   });
   server.keepAliveTimeout = 30_000;
-  server.listen(port, "127.0.0.1", () => parentPort?.postMessage((server.address() as AddressInfo).port));
+  server.listen(port, "127.0.0.1", () => process.send?.((server.address() as AddressInfo).port));
+  process.on("disconnect", () => process.exit(0));
+}
+
+async function startUpstream(port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const child = fork(fileURLToPath(import.meta.url), [UPSTREAM_FLAG, String(port)], {
+    execArgv: [],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  const bound = await new Promise<number>((resolve, reject) => {
+    child.once("message", (m) => resolve(m as number));
+    child.once("exit", (code) => reject(new Error(`the fake upstream exited (${code})`)));
+  });
+  return { port: bound, close: () => stop(child) };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill();
+  await exited;
+}
+
+// ---------------------------------------------------------------- claude-code-router, if installed
+
+/** The `ccr` command of an installed claude-code-router, or undefined. */
+function findCcr(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (dir && existsSync(join(dir, "ccr"))) return join(dir, "ccr");
+  }
+  const roots = [join(process.cwd(), "node_modules")];
+  try {
+    roots.push(execFileSync("npm", ["root", "-g"], { encoding: "utf8", timeout: 10_000 }).trim());
+  } catch {
+    // no npm on PATH: only the local node_modules
+  }
+  for (const root of roots) {
+    const bin = join(root, ".bin", "ccr");
+    if (existsSync(bin)) return bin;
+    const pkg = join(root, "@musistudio", "claude-code-router", "dist", "cli.js");
+    if (existsSync(pkg)) return pkg;
+  }
+  return undefined;
+}
+
+const CCR_PORT = 3456;
+
+/** Starts claude-code-router with a throw-away HOME whose config routes everything to the fake upstream. */
+async function startCcr(bin: string, upstreamPort: number): Promise<{ url: string; close(): Promise<void> }> {
+  const home = await mkdtemp(join(tmpdir(), "parley-bench-ccr-"));
+  await mkdir(join(home, ".claude-code-router"), { recursive: true });
+  const config = {
+    HOST: "127.0.0.1",
+    PORT: CCR_PORT,
+    LOG: false,
+    APIKEY: KEY,
+    Providers: [
+      {
+        name: "bench",
+        api_base_url: `http://127.0.0.1:${upstreamPort}/v1/chat/completions`,
+        api_key: "sk-upstream",
+        models: ["bench"],
+      },
+    ],
+    Router: { default: "bench,bench" },
+  };
+  await writeFile(join(home, ".claude-code-router", "config.json"), JSON.stringify(config));
+  const child = spawn(
+    bin.endsWith(".js") ? process.execPath : bin,
+    bin.endsWith(".js") ? [bin, "start"] : ["start"],
+    {
+      env: { ...process.env, HOME: home },
+      stdio: "ignore",
+    },
+  );
+  const url = `http://127.0.0.1:${CCR_PORT}`;
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(url, { signal: AbortSignal.timeout(500) }).then(
+      () => true,
+      () => false,
+    );
+    if (up) break;
+    if (i === 99) throw new Error("claude-code-router did not start listening within 20 s");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    url,
+    close: async () => {
+      await stop(child);
+      await rm(home, { recursive: true, force: true });
+    },
+  };
 }
 
 // ---------------------------------------------------------------- main thread
@@ -100,6 +240,14 @@ async function startParley(dataDir: string, upstream: string, logLevel: string, 
           provider: "openai",
           base_url: `${upstream}/v1`,
           upstream_model: "bench",
+          health_check_ms: 0,
+        },
+        {
+          id: "relay",
+          provider: "anthropic",
+          base_url: upstream,
+          upstream_model: "bench",
+          api_key: "sk-ant-upstream",
           health_check_ms: 0,
         },
       ],
@@ -192,25 +340,40 @@ function messagesSpec(url: string, model: string, stream: boolean, concurrency: 
   };
 }
 
+/** Parley against another path, round by round: one line per run, none if either was not measured. */
+function versus(results: Map<string, LoadResult[]>, runs: { name: string }[], name: string): string[] {
+  return runs.flatMap((run) => {
+    const o = results.get(`${run.name}|${name}`);
+    const p = results.get(`${run.name}|parley`);
+    if (!o || !p) return [];
+    const ratio = median(p.map((m, i) => rps(m) / rps(o[i] as LoadResult)));
+    const added = median(p.map((m, i) => m.p50 - (o[i] as LoadResult).p50));
+    const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(o[i] as LoadResult)));
+    const cpuText = name === "ccr" ? "" : `, ${cpu.toFixed(2)}× ${name} CPU per request`;
+    return [
+      `${run.name.padEnd(10)} ${ratio.toFixed(2)}× ${name} req/s, p50 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms${cpuText}`,
+    ];
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      seconds: { type: "string", default: "2" },
-      warmup: { type: "string", default: "0.5" },
+      seconds: { type: "string", default: "1" },
+      warmup: { type: "string", default: "0.25" },
       repeat: { type: "string", default: "3" },
       run: { type: "string", default: "" },
       only: { type: "string" },
       "log-level": { type: "string", default: "warn" },
       compare: { type: "string" },
+      upstream: { type: "string", default: "openai" },
     },
   });
   const durationMs = Number(values.seconds) * 1000;
   const warmupMs = Number(values.warmup) * 1000;
   const rounds = Math.max(1, Number(values.repeat));
-  const upstreamWorker = new Worker(new URL(import.meta.url), {
-    workerData: { role: "upstream", port: Number(process.env.PARLEY_BENCH_UPSTREAM_PORT ?? 0) },
-  });
-  const port = await new Promise<number>((r) => upstreamWorker.once("message", r));
+  const fake = await startUpstream(Number(process.env.PARLEY_BENCH_UPSTREAM_PORT ?? 0));
+  const { port } = fake;
   const upstream = `http://127.0.0.1:${port}`;
   const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-gw-"));
   const parley = await startParley(dataDir, upstream, values["log-level"]);
@@ -226,35 +389,47 @@ async function main(): Promise<void> {
           values["log-level"],
           pathToFileURL(resolve(values.compare)).href,
         );
-  const ccr = process.env.PARLEY_BENCH_CCR_URL;
+  const wanted = (name: string) => !values.only || values.only.split(",").includes(name);
+  const ccrBin = process.env.PARLEY_BENCH_CCR_URL || !wanted("ccr") ? undefined : findCcr();
+  const ccrServer = ccrBin ? await startCcr(ccrBin, port) : undefined;
+  const ccr = process.env.PARLEY_BENCH_CCR_URL || ccrServer?.url;
+  // openai: Parley translates Messages ⇄ Chat Completions; anthropic: Parley relays the upstream's bytes.
+  const relay = values.upstream === "anthropic";
+  const model = relay ? "relay" : "gw";
+  const upstreamSpec = (url: string, s: boolean, c: number) =>
+    relay ? messagesSpec(url, "bench", s, c) : openAiSpec(url, s, c);
   const all: Path[] = [
-    { name: "direct", spec: (s, c) => openAiSpec(upstream, s, c) },
-    { name: "floor", spec: (s, c) => openAiSpec(floor.url, s, c) },
-    { name: "parley", spec: (s, c) => messagesSpec(parley.url, "gw", s, c) },
+    { name: "direct", spec: (s, c) => upstreamSpec(upstream, s, c) },
+    { name: "floor", spec: (s, c) => upstreamSpec(floor.url, s, c) },
+    { name: "parley", spec: (s, c) => messagesSpec(parley.url, model, s, c) },
   ];
-  if (base) all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, "gw", s, c) });
+  if (base) all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, model, s, c) });
   if (ccr) all.push({ name: "ccr", spec: (s, c) => messagesSpec(ccr, "bench", s, c) });
-  const paths = all.filter((p) => !values.only || values.only.split(",").includes(p.name));
-  const load = startLoadWorker();
+  const paths = all.filter((p) => wanted(p.name));
+  const load = startLoadProcess();
 
   console.log(
     `Parley gateway benchmark: Node ${process.version}, ${availableParallelism()} CPUs (load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")} before the run), loopback, keep-alive; ${rounds} interleaved rounds of ` +
       `${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per path and run; figures are medians over the rounds\n` +
-      `direct: load generator → fake OpenAI-compatible upstream (${CHUNKS} text chunks + usage per reply)\n` +
+      (relay
+        ? `direct: load generator → fake Anthropic upstream, /v1/messages (${CHUNKS} text deltas per reply)\n`
+        : `direct: load generator → fake OpenAI-compatible upstream (${CHUNKS} text chunks + usage per reply)\n`) +
       `floor:  load generator → bare node:http proxy piping bytes → the same upstream\n` +
-      `parley: load generator → Parley (Messages API, provider openai, log level ${values["log-level"]}) → the same upstream\n` +
+      `parley: load generator → Parley (Messages API, provider ${relay ? "anthropic, relayed bytes" : "openai, translated"}, log level ${values["log-level"]}) → the same upstream\n` +
       (base ? `base:   the same through Parley as checked out at ${values.compare}\n` : "") +
-      (ccr ? `ccr:    load generator → claude-code-router at ${ccr} → the same upstream\n` : "") +
-      (ccr ? "" : "claude-code-router: not measured (set PARLEY_BENCH_CCR_URL to a running one)\n"),
+      (ccr
+        ? `ccr:    load generator → claude-code-router at ${ccr}${ccrBin ? ` (${ccrBin})` : ""} → the same upstream\n`
+        : "claude-code-router: not installed (no `ccr` on PATH, no @musistudio/claude-code-router in node_modules or the global npm root)\n"),
   );
   const results = new Map<string, LoadResult[]>();
   let failures = 0;
   const runs = RUNS.filter((r) => r.name.includes(values.run));
   for (let round = 0; round < rounds; round++) {
     for (const run of runs) {
-      for (const path of paths) {
+      // Odd rounds go backwards (A,B,C then C,B,A): no path always runs right after another.
+      for (const path of round % 2 ? [...paths].reverse() : paths) {
         const m = await measure(load, { ...path.spec(run.stream, run.concurrency), warmupMs, durationMs });
         failures += m.failures;
         const key = `${run.name}|${path.name}`;
@@ -290,36 +465,18 @@ async function main(): Promise<void> {
       console.log(`${run.name.padEnd(10)} ${parts.join("   ")}`);
     }
   }
-  const pf = (name: string, run: string) => results.get(`${run}|${name}`);
-  if (pf("floor", runs[0]?.name ?? "") && pf("parley", runs[0]?.name ?? "")) {
+  const against: [string, string][] = [
+    ["floor", "the floor (a bare Node hop)"],
+    ["ccr", "claude-code-router"],
+    ["base", "base (the other checkout)"],
+  ];
+  for (const [name, label] of against) {
+    const lines = versus(results, runs, name);
+    if (lines.length === 0) continue;
     console.log(
-      "\nparley vs the floor (a bare Node hop): median of parley / floor req/s, and parley − floor p50",
+      `\nparley vs ${label}: median over rounds of parley / ${name} req/s, parley − ${name} p50, CPU per request`,
     );
-    for (const run of runs) {
-      const f = pf("floor", run.name) ?? [];
-      const p = pf("parley", run.name) ?? [];
-      const ratio = median(p.map((m, i) => rps(m) / rps(f[i] as LoadResult)));
-      const added = median(p.map((m, i) => m.p50 - (f[i] as LoadResult).p50));
-      const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(f[i] as LoadResult)));
-      console.log(
-        `${run.name.padEnd(10)} ${ratio.toFixed(2)}× floor req/s, p50 +${added.toFixed(3)} ms, ${cpu.toFixed(2)}× floor CPU per request`,
-      );
-    }
-  }
-  if (pf("base", runs[0]?.name ?? "") && pf("parley", runs[0]?.name ?? "")) {
-    console.log(
-      "\nparley vs base (the other checkout): median of parley / base req/s, and parley − base p50",
-    );
-    for (const run of runs) {
-      const b = pf("base", run.name) ?? [];
-      const p = pf("parley", run.name) ?? [];
-      const ratio = median(p.map((m, i) => rps(m) / rps(b[i] as LoadResult)));
-      const added = median(p.map((m, i) => m.p50 - (b[i] as LoadResult).p50));
-      const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(b[i] as LoadResult)));
-      console.log(
-        `${run.name.padEnd(10)} ${ratio.toFixed(2)}× base req/s, p50 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms, ${cpu.toFixed(2)}× base CPU per request`,
-      );
-    }
+    for (const line of lines) console.log(line);
   }
   if (failures > 0) console.log(`\n${failures} requests failed: the figures above are not valid`);
   await load.terminate();
@@ -327,10 +484,12 @@ async function main(): Promise<void> {
   await parley.close();
   await base?.close();
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
-  await upstreamWorker.terminate();
+  await ccrServer?.close();
+  await fake.close();
   await rm(dataDir, { recursive: true, force: true });
   process.exitCode = failures > 0 ? 1 : 0;
 }
 
-if (isMainThread) await main();
-else if (workerData?.role === "upstream") runUpstream(workerData.port);
+const upstreamAt = process.argv.indexOf(UPSTREAM_FLAG);
+if (upstreamAt >= 0) runUpstream(Number(process.argv[upstreamAt + 1]));
+else await main();

@@ -2,21 +2,27 @@
  * HTTP benchmark (`npm run bench:http`): Parley with a mock model against a bare node:http server
  * that answers with the same bytes (the ceiling), measured in one run by the same load generator.
  *
- * The servers run on this thread; the load generator runs in a worker thread (its own event
- * loop), keeping connections alive. Reported: requests/s, p50/p99 latency, SSE events/s, and
- * how busy the server thread was (event-loop utilisation), each with its ratio to the ceiling.
+ * The servers run on this thread; the load generator runs in a child process (its own event
+ * loop, heap and GC), keeping connections alive. The two servers are measured interleaved
+ * (ceiling, parley, parley, ceiling, …) over `--repeat` rounds, and each ratio is the median of
+ * the per-round ratios, so load from other work on the machine hits both alike. Reported:
+ * requests/s, p50/p99 latency, SSE events/s, how busy the server thread was (event-loop
+ * utilisation) and its CPU per request, with Parley's ratios to the ceiling.
  *
- * Options: --seconds N (per measurement, default 3), --warmup N (default 1), --run TEXT (only runs
- * whose name contains TEXT, e.g. "json c=64"), --only parley|ceiling (one server, no ratios; for
- * profiling: `node --cpu-prof --cpu-prof-dir=prof bench/http.ts --only parley --run "json c=64"`).
+ * Options: --seconds N (per measurement, default 1), --warmup N (default 0.3), --repeat N (rounds,
+ * default 3), --run TEXT (only runs whose name contains TEXT, e.g. "json c=64"), --only
+ * parley|ceiling (one server, no ratios; for profiling:
+ * `node --cpu-prof --cpu-prof-dir=prof bench/http.ts --only parley --run "json c=64"`). --compare DIR
+ * adds "base": Parley from another checkout (its src/ with node_modules linked), in the same run.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { type LoadResult, measure, startLoadWorker } from "./load.ts";
+import { type LoadResult, measure, startLoadProcess } from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
 const LOG_LEVEL = "warn";
@@ -62,9 +68,9 @@ async function startCeiling(json: string, sse: string[]): Promise<{ url: string;
   };
 }
 
-async function startParley(dataDir: string): Promise<{ url: string; close(): Promise<void> }> {
-  const { buildConfig } = await import("../src/config/index.ts");
-  const { startServer } = await import("../src/server/index.ts");
+async function startParley(dataDir: string, root = ".."): Promise<{ url: string; close(): Promise<void> }> {
+  const { buildConfig } = await import(new URL(`${root}/src/config/index.ts`, import.meta.url).href);
+  const { startServer } = await import(new URL(`${root}/src/server/index.ts`, import.meta.url).href);
   const config = buildConfig(
     {
       log_level: LOG_LEVEL,
@@ -104,87 +110,125 @@ const RUNS = [
 ];
 
 const fmt = (n: number, digits = 0) => n.toFixed(digits).padStart(9);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+/** Requests/s, or for SSE events/s. */
+const rate = (m: LoadResult) => (m.events || m.requests) / m.seconds;
+const cpuPerRequest = (m: LoadResult) => (m.mainCpuMs * 1000) / (m.requests + m.warmupRequests);
 
-function row(run: string, server: string, m: LoadResult): string {
-  const rps = m.requests / m.seconds;
-  const eps = m.events / m.seconds;
-  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(m.p50, 3)} ${fmt(m.p99, 3)} ${m.events ? fmt(eps) : "        -"} ${fmt(m.elu * 100)}%`;
+function row(run: string, server: string, ms: LoadResult[]): string {
+  const rps = median(ms.map((m) => m.requests / m.seconds));
+  const eps = median(ms.map((m) => m.events / m.seconds));
+  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${eps ? fmt(eps) : "        -"} ${fmt(median(ms.map((m) => m.elu)) * 100)}% ${fmt(median(ms.map(cpuPerRequest)))}`;
 }
 
-function ratios(run: string, ceiling: LoadResult, parley: LoadResult): { line: string; pass: boolean } {
-  const rate = (m: LoadResult) => (m.events || m.requests) / m.seconds;
-  const ratio = rate(parley) / rate(ceiling);
-  const added = parley.p99 - ceiling.p99;
-  const unit = parley.events ? "events/s" : "req/s";
-  const pass = ratio >= 0.5 && added < 2;
-  return {
-    line: `${run.padEnd(11)} ${unit.padEnd(8)} ${ratio.toFixed(2)} x ceiling   p99 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms   ${pass ? "meets" : "MISSES"} target`,
-    pass,
-  };
+/** Median over rounds of parley / ceiling; the aim (issue 14) is ≥ 0.7× at 64 connections. */
+function ratios(run: string, ceiling: LoadResult[], parley: LoadResult[]): string {
+  const ratio = median(parley.map((m, i) => rate(m) / rate(ceiling[i] as LoadResult)));
+  const added = median(parley.map((m, i) => m.p99 - (ceiling[i] as LoadResult).p99));
+  const cpu = median(parley.map((m, i) => cpuPerRequest(m) / cpuPerRequest(ceiling[i] as LoadResult)));
+  const unit = parley[0]?.events ? "events/s" : "req/s";
+  const aim = run.includes("c=64") ? (ratio >= 0.7 ? "  meets the 0.7× aim" : "  MISSES the 0.7× aim") : "";
+  return `${run.padEnd(11)} ${unit.padEnd(8)} ${ratio.toFixed(2)}× ceiling   p99 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms   ${cpu.toFixed(2)}× ceiling CPU per request${aim}`;
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      seconds: { type: "string", default: "3" },
-      warmup: { type: "string", default: "1" },
+      seconds: { type: "string", default: "1" },
+      warmup: { type: "string", default: "0.3" },
+      repeat: { type: "string", default: "3" },
       run: { type: "string", default: "" },
       only: { type: "string" },
+      compare: { type: "string" },
     },
   });
   const durationMs = Number(values.seconds) * 1000;
   const warmupMs = Number(values.warmup) * 1000;
+  const rounds = Math.max(1, Number(values.repeat));
   const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-"));
   const parley = await startParley(dataDir);
   const json = await sampleReply(parley.url, false);
   const sse = (await sampleReply(parley.url, true)).split(/(?<=\n\n)/);
   const ceiling = await startCeiling(json, sse);
+  const baseDir = values.compare === undefined ? undefined : await mkdtemp(join(tmpdir(), "parley-bench-"));
+  const base =
+    values.compare === undefined || baseDir === undefined
+      ? undefined
+      : await startParley(baseDir, pathToFileURL(resolve(values.compare)).href);
   const servers = [
     { name: "ceiling", url: ceiling.url },
     { name: "parley", url: parley.url },
+    ...(base ? [{ name: "base", url: base.url }] : []),
   ].filter((s) => !values.only || s.name === values.only);
-  const worker = startLoadWorker();
+  const load = startLoadProcess();
 
   console.log(
     `Parley HTTP benchmark: Node ${process.version}, ${availableParallelism()} CPUs ` +
       `(load average ${loadavg()[0].toFixed(2)} before the run: other work skews the figures), loopback, keep-alive; ` +
-      `${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per run\n` +
+      `${rounds} interleaved rounds of ${warmupMs / 1000} s warm-up + ${durationMs / 1000} s per server and run; figures are medians over the rounds\n` +
       `parley: startServer, mock model, log_level ${LOG_LEVEL}; ceiling: bare node:http sending the same bytes ` +
       `(${json.length} B JSON, ${sse.length} SSE events)\n`,
   );
-  console.log(
-    `${"run".padEnd(11)} ${"server".padEnd(8)}     req/s    p50 ms    p99 ms  events/s  server busy`,
-  );
-  const summary: { line: string; pass: boolean }[] = [];
+  const runs = RUNS.filter((r) => r.name.includes(values.run));
+  const results = new Map<string, LoadResult[]>();
   let failures = 0;
-  for (const run of RUNS.filter((r) => r.name.includes(values.run))) {
-    const body = JSON.stringify({ ...REQUEST, stream: run.stream });
-    const spec = {
-      body,
-      headers: HEADERS,
-      concurrency: run.concurrency,
-      warmupMs,
-      durationMs,
-      stream: run.stream,
-    };
-    const results = new Map<string, LoadResult>();
-    for (const server of servers) {
-      const m = await measure(worker, { ...spec, url: server.url });
-      console.log(row(run.name, server.name, m));
-      failures += m.failures;
-      results.set(server.name, m);
+  for (let round = 0; round < rounds; round++) {
+    for (const run of runs) {
+      const spec = {
+        body: JSON.stringify({ ...REQUEST, stream: run.stream }),
+        headers: HEADERS,
+        concurrency: run.concurrency,
+        warmupMs,
+        durationMs,
+        stream: run.stream,
+      };
+      // Odd rounds go the other way round, so neither server always runs second.
+      for (const server of round % 2 ? [...servers].reverse() : servers) {
+        const m = await measure(load, { ...spec, url: server.url });
+        failures += m.failures;
+        const key = `${run.name}|${server.name}`;
+        results.set(key, [...(results.get(key) ?? []), m]);
+      }
     }
-    const c = results.get("ceiling");
-    const p = results.get("parley");
-    if (c && p) summary.push(ratios(run.name, c, p));
   }
-  if (summary.length) console.log("\nparley / ceiling (target: >= 0.5 x and < 2 ms added p99)");
-  for (const s of summary) console.log(s.line);
+  console.log(
+    `${"run".padEnd(11)} ${"server".padEnd(8)}     req/s    p50 ms    p99 ms  events/s  server busy  CPU µs/req`,
+  );
+  for (const run of runs)
+    for (const server of servers)
+      console.log(row(run.name, server.name, results.get(`${run.name}|${server.name}`) ?? []));
+  for (const name of ["parley", "base"]) {
+    const pairs = runs.flatMap((run) => {
+      const c = results.get(`${run.name}|ceiling`);
+      const p = results.get(`${run.name}|${name}`);
+      return c && p ? [ratios(run.name, c, p)] : [];
+    });
+    if (pairs.length) console.log(`\n${name} / ceiling, median over rounds (aim: ≥ 0.7× at 64 connections)`);
+    for (const line of pairs) console.log(line);
+  }
+  const versusBase = runs.flatMap((run) => {
+    const b = results.get(`${run.name}|base`);
+    const p = results.get(`${run.name}|parley`);
+    if (!b || !p) return [];
+    const ratio = median(p.map((m, i) => rate(m) / rate(b[i] as LoadResult)));
+    const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(b[i] as LoadResult)));
+    return [
+      `${run.name.padEnd(11)} ${ratio.toFixed(2)}× base rate   ${cpu.toFixed(2)}× base CPU per request`,
+    ];
+  });
+  if (versusBase.length)
+    console.log(`\nparley / base (Parley as checked out at ${values.compare}), median over rounds`);
+  for (const line of versusBase) console.log(line);
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
-  await worker.terminate();
-  await Promise.all([ceiling.close(), parley.close()]);
+  await load.terminate();
+  await Promise.all([ceiling.close(), parley.close(), base?.close()]);
   await rm(dataDir, { recursive: true, force: true });
+  if (baseDir) await rm(baseDir, { recursive: true, force: true });
   process.exitCode = failures ? 1 : 0;
 }
 

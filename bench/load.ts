@@ -1,9 +1,13 @@
 /**
- * The closed-loop HTTP load generator the benchmarks share. It runs in a worker thread (start it
- * with `startLoadWorker()`), so the server measured on the main thread has that thread to itself.
+ * The closed-loop HTTP load generator the benchmarks share. It runs in a worker thread
+ * (`startLoadWorker()`) or in a child process of its own (`startLoadProcess()`), so the server
+ * measured on the main thread has that thread to itself. A child process also keeps its garbage
+ * collection, allocator and libuv pool apart from the measured server's.
  */
+import { type ChildProcess, fork } from "node:child_process";
 import { readFileSync } from "node:fs";
 import http from "node:http";
+import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 
 export interface LoadSpec {
@@ -54,9 +58,9 @@ function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; even
 }
 
 /** `concurrency` clients, each sending its next request when the last one ends. */
-type Driven = Omit<LoadResult, "elu" | "warmupRequests" | "mainCpuMs">;
+type Round = Omit<LoadResult, "elu" | "warmupRequests" | "mainCpuMs">;
 
-async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Driven> {
+async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Round> {
   const latencies: number[] = [];
   let events = 0;
   let failures = 0;
@@ -78,22 +82,64 @@ async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Dri
   return { requests: latencies.length, seconds, p50: at(0.5), p99: at(0.99), events, failures };
 }
 
-export const startLoadWorker = (): Worker => new Worker(new URL(import.meta.url));
+type Driven = Omit<LoadResult, "elu" | "mainCpuMs">;
 
-/** Warms up, then measures one spec in the load worker. */
-export function measure(worker: Worker, spec: LoadSpec): Promise<LoadResult> {
+/** Where the load runs: a worker thread or a child process, each one spec at a time. */
+export interface LoadGenerator {
+  run(spec: LoadSpec): Promise<Driven>;
+  terminate(): Promise<unknown>;
+}
+
+const CHILD_FLAG = "--parley-load-generator";
+
+export function startLoadWorker(): LoadGenerator {
+  const worker = new Worker(new URL(import.meta.url));
+  return {
+    run: (spec) =>
+      new Promise((resolve) => {
+        worker.once("message", resolve);
+        worker.postMessage(spec);
+      }),
+    terminate: () => worker.terminate(),
+  };
+}
+
+/** The load generator in a child process (without the parent's flags, e.g. `--cpu-prof`). */
+export function startLoadProcess(): LoadGenerator {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), [CHILD_FLAG], {
+    execArgv: [],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  return {
+    run: (spec) =>
+      new Promise((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`load generator exited (${code})`));
+        child.once("exit", onExit);
+        child.once("message", (m) => {
+          child.off("exit", onExit);
+          resolve(m as Driven);
+        });
+        child.send(spec);
+      }),
+    terminate: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+/** Warms up, then measures one spec in the load generator. */
+export async function measure(load: LoadGenerator, spec: LoadSpec): Promise<LoadResult> {
   const before = performance.eventLoopUtilization();
   const cpuBefore = mainThreadCpuMs();
-  return new Promise((resolve) => {
-    worker.once("message", (result: Omit<LoadResult, "elu" | "mainCpuMs">) => {
-      resolve({
-        ...result,
-        elu: performance.eventLoopUtilization(before).utilization,
-        mainCpuMs: mainThreadCpuMs() - cpuBefore,
-      });
-    });
-    worker.postMessage(spec);
-  });
+  const result = await load.run(spec);
+  return {
+    ...result,
+    elu: performance.eventLoopUtilization(before).utilization,
+    mainCpuMs: mainThreadCpuMs() - cpuBefore,
+  };
 }
 
 /**
@@ -112,12 +158,17 @@ export function mainThreadCpuMs(): number {
   }
 }
 
+async function warmThenDrive(spec: LoadSpec): Promise<Driven> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
+  const warm = await drive(spec, agent, spec.warmupMs);
+  const result = await drive(spec, agent, spec.durationMs);
+  agent.destroy();
+  return { ...result, warmupRequests: warm.requests };
+}
+
 if (!isMainThread) {
-  parentPort?.on("message", async (spec: LoadSpec) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-    const warm = await drive(spec, agent, spec.warmupMs);
-    const result = await drive(spec, agent, spec.durationMs);
-    agent.destroy();
-    parentPort?.postMessage({ ...result, warmupRequests: warm.requests });
-  });
+  parentPort?.on("message", async (spec: LoadSpec) => parentPort?.postMessage(await warmThenDrive(spec)));
+} else if (process.argv.includes(CHILD_FLAG)) {
+  process.on("message", async (spec: LoadSpec) => process.send?.(await warmThenDrive(spec)));
+  process.on("disconnect", () => process.exit(0));
 }

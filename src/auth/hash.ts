@@ -1,6 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { hash, randomBytes, timingSafeEqual } from "node:crypto";
 
-export const hashKey = (key: string): Buffer => createHash("sha256").update(key, "utf8").digest();
+/** SHA-256 of a key. One-shot `crypto.hash`: no Hash object per request, as `createHash` makes. */
+export const hashKey = (key: string): Buffer => hash("sha256", key, "buffer");
+
+/** The same hash as hex, the form the key store looks keys up by. */
+export const hashKeyHex = (key: string): string => hash("sha256", key, "hex");
 
 /** Constant-time comparison of two key hashes. */
 export const sameHash = (a: Buffer, b: Buffer): boolean => a.length === b.length && timingSafeEqual(a, b);

@@ -5,5 +5,5 @@ export {
   presentedCredential,
   presentedKey,
 } from "./credentials.ts";
-export { hashKey, keyHint, newSecretKey, sameHash } from "./hash.ts";
+export { hashKey, hashKeyHex, keyHint, newSecretKey, sameHash } from "./hash.ts";
 export { globToRegExp, type KeyLimits, type KeyStore, modelAllowed, type Principal } from "./principal.ts";

@@ -29,6 +29,20 @@ export interface EditedRequest {
 }
 
 /**
+ * Whether a request goes to the model exactly as sent, with nothing to report: no edits asked or
+ * configured, no earlier compaction to drop. Decided without counting tokens, so the common
+ * request skips context management entirely.
+ */
+export function untouched(request: MessageRequest, settings: ContextSettings): boolean {
+  return (
+    request.params.context_management == null &&
+    !settings.clearOnOverflow &&
+    planEdits(request.params.context_management, settings).length === 0 &&
+    dropBeforeCompaction(request.messages) === request.messages
+  );
+}
+
+/**
  * Applies the request's context edits (and the model's automatic ones) to the prompt, in the
  * request's order, measuring each with the model's tokenizer. Pure apart from counting: the
  * client keeps its full history and sends it again, so the same input always gives the same

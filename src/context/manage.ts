@@ -10,7 +10,7 @@ import {
 } from "../protocol/index.ts";
 import { type Compaction, compactConversation, iteration, type Summariser } from "./compact.ts";
 import { summaryTurn } from "./compaction-block.ts";
-import { type EditedRequest, editRequest, type TokenCounter } from "./edit-request.ts";
+import { type EditedRequest, editRequest, type TokenCounter, untouched } from "./edit-request.ts";
 import { contextSettings } from "./settings.ts";
 
 /** What context management needs of the model that serves a request. */
@@ -30,15 +30,21 @@ const passesThrough = (config: ModelConfig) => config.provider === "anthropic";
  * (`context_management.applied_edits` on message_delta, a `compaction` block first,
  * `usage.iterations`). `next` is the provider stream, or whatever wraps it.
  */
-export async function* manageContext(
+export function manageContext(
+  model: ContextModel,
+  request: MessageRequest,
+  next: (request: MessageRequest) => AsyncIterable<StreamEvent>,
+): AsyncIterable<StreamEvent> {
+  // Nothing to edit or report: the provider's own stream, without a generator around each event.
+  if (passesThrough(model.config) || untouched(request, contextSettings(model.config))) return next(request);
+  return managed(model, request, next);
+}
+
+async function* managed(
   model: ContextModel,
   request: MessageRequest,
   next: (request: MessageRequest) => AsyncIterable<StreamEvent>,
 ): AsyncGenerator<StreamEvent> {
-  if (passesThrough(model.config)) {
-    yield* next(request);
-    return;
-  }
   const edited = await editRequest(request, contextSettings(model.config), model.count);
   if (edited.compact) yield* compacted(model, edited, next);
   else yield* reported(edited, next(edited.request));

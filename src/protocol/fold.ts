@@ -18,11 +18,18 @@ export const statusForErrorType = (type: ErrorType) => STATUS_BY_TYPE[type] ?? 5
 
 /**
  * Folds a stream of events into the Message a non-streaming client gets. Streaming and
- * non-streaming replies share this one path, so they cannot disagree.
+ * non-streaming replies share this one path, so they cannot disagree. `observe` sees each event
+ * first (usage counting) without another async generator around the stream.
  */
-export async function foldStream(events: AsyncIterable<StreamEvent>): Promise<Message> {
+export async function foldStream(
+  events: AsyncIterable<StreamEvent>,
+  observe?: (event: StreamEvent) => void,
+): Promise<Message> {
   const folder = new StreamFolder();
-  for await (const event of events) folder.add(event);
+  for await (const event of events) {
+    observe?.(event);
+    folder.add(event);
+  }
   return folder.result();
 }
 

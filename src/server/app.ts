@@ -54,9 +54,10 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   });
   app.decorateRequest("principal", null);
   app.decorateRequest("rateHeaders", null as unknown as Record<string, string>);
-  app.addHook("onRequest", async (request, reply) => {
+  app.addHook("onRequest", (request, reply, done) => {
     request.rateHeaders = {};
     reply.header("request-id", request.id);
+    done();
   });
   installConnectionGuard(app, limits);
   installBodyHandling(app);

@@ -32,18 +32,21 @@ export function serverTimeouts(limits: ConnectionLimits) {
  * (after the reply) instead of reading an endless body.
  */
 export function installConnectionGuard(app: FastifyInstance, limits: ConnectionLimits): void {
-  app.addHook("onRequest", async (request, reply) => {
+  // Callback hooks, not async ones: they run on every request and need no promise each.
+  app.addHook("onRequest", (request, reply, done) => {
     if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs);
-    if (!request.is404) return;
+    if (!request.is404) return done();
     const err = notFound("Not Found");
     logErrorReply(request, err);
-    return sendError(request, reply, err);
+    sendError(request, reply, err); // answered: the chain stops without done()
   });
-  app.addHook("onSend", async (request, reply) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     if (!request.raw.complete) reply.header("connection", "close");
+    done(null, payload);
   });
-  app.addHook("onResponse", async (request) => {
+  app.addHook("onResponse", (request, _reply, done) => {
     if (!request.raw.complete) closeAfterReply(request.raw.socket);
+    done();
   });
 }
 

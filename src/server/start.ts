@@ -43,7 +43,8 @@ export interface StartOptions extends Partial<AppOptions> {
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   await mkdir(config.data_dir, { recursive: true });
-  const logger = options.logger ?? pino({ level: config.log_level });
+  const logDestination = options.logger ? undefined : asyncStdout();
+  const logger = options.logger ?? pino({ level: config.log_level }, logDestination);
   const signer = await ThinkingSigner.fromDataDir(config.data_dir);
   const catalog = buildCatalog(config, { dataDir: config.data_dir, logger, signer });
   // A caller that brings its own key store (tests, embedders) wires the store itself.
@@ -88,10 +89,30 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     url: `http://${host}:${port}`,
     deps,
     close: async () => {
-      await shutdown(app, deps);
-      await services?.close();
+      try {
+        await shutdown(app, deps);
+        await services?.close();
+      } finally {
+        flushLog(logDestination);
+      }
     },
   };
+}
+
+/**
+ * Log lines go to standard output asynchronously: a request does not wait on a write(2) to a
+ * terminal or pipe. Pino flushes what is left when the process exits, and `close()` flushes too.
+ */
+function asyncStdout() {
+  return pino.destination({ dest: 1, sync: false });
+}
+
+function flushLog(destination: ReturnType<typeof asyncStdout> | undefined): void {
+  try {
+    destination?.flushSync();
+  } catch {
+    // standard output is gone (closed pipe): nothing left to write to
+  }
 }
 
 /** The batch store and, unless `batches.enabled` is false, this instance's worker. */

@@ -172,7 +172,7 @@ export class MessageService {
         await channel.sendEvents(events, tally);
         return outcome;
       }
-      outcome.message = await foldStream(tally.watch(events));
+      outcome.message = await foldStream(events, (event) => tally.observe(event));
       if (slot?.preempted.aborted) throw new PreemptedError();
       if (call.batch) outcome.message.usage.service_tier = "batch";
       tally.observeMessage(outcome.message);

@@ -64,14 +64,6 @@ export class UsageTally {
     return this.cutShort ? CLIENT_CLOSED_STATUS : status;
   }
 
-  /** Passes `events` through, observing each: a folded (non-streaming) reply is counted as it is built. */
-  async *watch(events: AsyncIterable<StreamEvent>): AsyncGenerator<StreamEvent> {
-    for await (const event of events) {
-      this.observe(event);
-      yield event;
-    }
-  }
-
   observe(event: StreamEvent): void {
     switch (event.type) {
       case "message_start":

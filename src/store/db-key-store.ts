@@ -1,4 +1,4 @@
-import { hashKey, type KeyStore, type Principal, sameHash } from "../auth/index.ts";
+import { hashKeyHex, type KeyStore, type Principal, sameHash } from "../auth/index.ts";
 import type { KeyRepository } from "./keys.ts";
 
 export interface KeyCacheOptions {
@@ -33,13 +33,12 @@ export class DbKeyStore implements KeyStore {
   }
 
   async authenticate(presentedKey: string): Promise<Principal | undefined> {
-    const hash = hashKey(presentedKey);
-    const hex = hash.toString("hex");
+    const hex = hashKeyHex(presentedKey);
     const hit = this.cache.get(hex);
     if (hit && performance.now() - hit.at < this.ttlMs) return hit.principal;
     let lookup = this.pending.get(hex);
     if (!lookup) {
-      lookup = this.lookup(hash, hex).finally(() => this.pending.delete(hex));
+      lookup = this.lookup(hex).finally(() => this.pending.delete(hex));
       this.pending.set(hex, lookup);
     }
     return lookup;
@@ -51,7 +50,7 @@ export class DbKeyStore implements KeyStore {
     this.cache.clear();
   }
 
-  private async lookup(hash: Buffer, hex: string): Promise<Principal | undefined> {
+  private async lookup(hex: string): Promise<Principal | undefined> {
     const generation = this.generation;
     const at = performance.now();
     const found = await this.keys.findByHash(hex);
@@ -60,7 +59,7 @@ export class DbKeyStore implements KeyStore {
       found &&
       found.key.status === "active" &&
       !found.workspace_archived &&
-      sameHash(Buffer.from(found.key_hash, "hex"), hash)
+      sameHash(Buffer.from(found.key_hash, "hex"), Buffer.from(hex, "hex"))
     ) {
       principal = {
         keyId: found.key.id,

@@ -18,17 +18,26 @@ export interface ServerToolScope {
  * them themselves). Without `mcp_servers` the request passes straight through, with earlier
  * `mcp_tool_use`/`mcp_tool_result` blocks rendered as plain tool calls so every backend reads them.
  */
-export async function* withServerTools(
+export function withServerTools(
+  provider: Provider,
+  request: MessageRequest,
+  options: StreamOptions,
+  scope: ServerToolScope,
+): AsyncIterable<StreamEvent> {
+  if (request.mcp_servers.length === 0) {
+    // The provider's own stream, without a generator around each event.
+    const messages = renderMcpHistory(request.messages, composeMcpToolName);
+    return provider.stream(messages === request.messages ? request : { ...request, messages }, options);
+  }
+  return withMcpSession(provider, request, options, scope);
+}
+
+async function* withMcpSession(
   provider: Provider,
   request: MessageRequest,
   options: StreamOptions,
   scope: ServerToolScope,
 ): AsyncGenerator<StreamEvent> {
-  if (request.mcp_servers.length === 0) {
-    const messages = renderMcpHistory(request.messages, composeMcpToolName);
-    yield* provider.stream(messages === request.messages ? request : { ...request, messages }, options);
-    return;
-  }
   const session = await scope.mcp.open(request, scope.principal, options.signal);
   try {
     yield* runToolLoop(provider, session, request, options, scope.mcp.config, scope.onUsage);

@@ -28,7 +28,10 @@ export class SseFrameReader {
   /** The complete frames in `chunk` plus what was held back; the rest waits for the next chunk. */
   push(chunk: Uint8Array): Buffer | undefined {
     this.parser.feed(this.decoder.decode(chunk, { stream: true }));
-    const all = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk);
+    // A view of the chunk, not a copy: the bytes go out as they came unless a frame spans two chunks.
+    const all = this.pending.length
+      ? Buffer.concat([this.pending, chunk])
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const end = frameEnd(all);
     this.pending = all.subarray(end);
     return end > 0 ? all.subarray(0, end) : undefined;

@@ -83,8 +83,33 @@ export class OpenAIProvider implements Provider {
     );
     const t = new OpenAIChunkTranslator(options);
     try {
-      if (req.stream) yield* this.translateStream(reply, t, requestId);
-      else {
+      if (req.stream) {
+        // Inlined rather than `yield*` from a helper generator: one generator per event, not two.
+        const data: string[] = [];
+        const parser = createParser({ onEvent: (e) => data.push(e.data) });
+        const decoder = new TextDecoder();
+        let sawDone = false;
+        let tail: StreamEvent[];
+        try {
+          for await (const bytes of reply.body) {
+            parser.feed(decoder.decode(bytes, { stream: true }));
+            for (let i = 0; i < data.length; i++) {
+              const d = data[i] as string;
+              if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
+              else if (!sawDone && !t.done) yield* t.push(parseJson<OpenAIChunk>(d));
+            }
+            data.length = 0;
+            if (t.done) break;
+          }
+          tail = t.end(sawDone);
+        } catch (err) {
+          reply.finish(err instanceof ApiError && err.status === 499 ? "cancelled" : "failed");
+          throw this.midStream(err, reply, requestId);
+        }
+        reply.finish("ok");
+        this.learn(t);
+        yield* tail;
+      } else {
         const res = await this.readJson<OpenAIResponse>(reply, requestId);
         let events: StreamEvent[];
         try {
@@ -147,35 +172,6 @@ export class OpenAIProvider implements Provider {
         { model: this.config.id, requestId, tool: r.name, reason: r.reason },
         "upstream tool call had invalid arguments; sent as text instead",
       );
-  }
-
-  private async *translateStream(
-    reply: UpstreamReply,
-    t: OpenAIChunkTranslator,
-    requestId: string,
-  ): AsyncGenerator<StreamEvent> {
-    const data: string[] = [];
-    const parser = createParser({ onEvent: (e) => data.push(e.data) });
-    const decoder = new TextDecoder();
-    let sawDone = false;
-    let tail: StreamEvent[];
-    try {
-      for await (const bytes of reply.body) {
-        parser.feed(decoder.decode(bytes, { stream: true }));
-        for (const d of data.splice(0)) {
-          if (d.trim() === "[DONE]") sawDone = true;
-          else if (!sawDone && !t.done) yield* t.push(parseJson<OpenAIChunk>(d));
-        }
-        if (t.done) break;
-      }
-      tail = t.end(sawDone);
-    } catch (err) {
-      reply.finish(err instanceof ApiError && err.status === 499 ? "cancelled" : "failed");
-      throw this.midStream(err, reply, requestId);
-    }
-    reply.finish("ok");
-    this.learn(t);
-    yield* tail;
   }
 
   private async readJson<T>(reply: UpstreamReply, requestId: string): Promise<T> {

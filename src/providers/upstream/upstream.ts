@@ -183,10 +183,20 @@ export class Upstream {
 /** The timers and abort controller of one attempt; remembers why it aborted. */
 class Attempt {
   private readonly controller = new AbortController();
+  /** One timer for the whole attempt, refreshed per body chunk rather than cleared and made anew. */
   private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private kind: FailureKind = "first_byte_timeout";
+  private disposed = false;
   private timedOut: FailureKind | undefined;
   private readonly client: AbortSignal;
   private readonly onClientAbort = () => this.controller.abort(clientClosed());
+  private readonly onTimeout = () => {
+    this.timedOut = this.kind;
+    this.controller.abort(
+      new UpstreamFailure(this.kind, `${this.kind.replace("_", " ")} after ${this.timerMs} ms`),
+    );
+  };
 
   constructor(client: AbortSignal, firstByteMs: number) {
     this.client = client;
@@ -199,11 +209,16 @@ class Attempt {
   }
 
   rearm(kind: FailureKind, ms: number): void {
+    // Disposed, or already fired: a refresh would arm it again.
+    if (this.disposed || this.timedOut) return;
+    this.kind = kind;
+    if (this.timer && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timedOut = kind;
-      this.controller.abort(new UpstreamFailure(kind, `${kind.replace("_", " ")} after ${ms} ms`));
-    }, ms);
+    this.timerMs = ms;
+    this.timer = setTimeout(this.onTimeout, ms);
   }
 
   abort(): void {
@@ -211,6 +226,7 @@ class Attempt {
   }
 
   dispose(): void {
+    this.disposed = true;
     clearTimeout(this.timer);
     this.client.removeEventListener("abort", this.onClientAbort);
   }
