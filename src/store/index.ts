@@ -4,6 +4,12 @@ export { newId } from "./ids.ts";
 export type { ApiKey, KeyChanges, KeyListParams, KeyStatus, NewKey } from "./keys.ts";
 export type { Page, PageParams } from "./page.ts";
 export { beyond, toPage } from "./page.ts";
+export {
+  type LoggedRequest,
+  type RequestLogQuery,
+  type RequestStatusFilter,
+  UnknownCursorError,
+} from "./request-log.ts";
 export type {
   BatchRequestState,
   Database,
