@@ -40,9 +40,9 @@ export function App() {
 
   return (
     <I18n.Provider value={i18n}>
-      <a class="skip" href="#main">
+      <button type="button" class="skip" onClick={() => document.getElementById("main")?.focus()}>
         {t("skip")}
-      </a>
+      </button>
       <header>
         <h1>{t("title")}</h1>
         <label class="lang">

@@ -97,6 +97,7 @@ const en = {
   apiKeyHelp:
     "Admin keys cannot call /v1/messages: paste an ordinary API key (kept in this tab's session storage).",
   useKey: "Use key",
+  forgetApiKey: "Forget API key",
   system: "System prompt",
   messages: "Messages",
   role: "Role",
@@ -219,6 +220,7 @@ const zh: Record<Key, string> = {
   apiKeyHelp:
     "管理密钥不能调用 /v1/messages：请粘贴一个普通 API 密钥（保存在本标签页的 session storage 中）。",
   useKey: "使用此密钥",
+  forgetApiKey: "忘记 API 密钥",
   system: "系统提示词",
   messages: "消息",
   role: "角色",

@@ -177,7 +177,7 @@ export function PlaygroundView() {
               setApiKey("");
             }}
           >
-            {t("apiKeyForPlayground")} ✕
+            {t("forgetApiKey")}
           </button>
         </div>
         <label>
