@@ -215,12 +215,21 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
       ]),
     );
     await form.getByLabel("Content 1").fill('What is the weather? [[tool:get_weather {"city":"Oslo"}]]');
+    await form.getByLabel("Thinking (budget tokens, empty = off)").fill("1024");
     await form.getByRole("button", { name: "Send" }).click();
     await page.locator(".stop-reason", { hasText: "tool_use" }).waitFor({ timeout: 15_000 });
     const tool = page.locator(".blocks .tool-use");
     expect(await tool.locator("strong").textContent()).toBe("tool use: get_weather");
     expect(JSON.parse((await tool.locator("pre").textContent()) ?? "")).toEqual({ city: "Oslo" });
     expect((await page.locator(".blocks .text").textContent())?.trim()).toBe("What is the weather?");
+    const thought = page.locator(".blocks .thinking");
+    expect(await thought.locator("summary").textContent()).toBe("thinking");
+    expect((await thought.locator("p").textContent())?.length).toBeGreaterThan(0);
+    expect(await page.locator(".blocks > *").evaluateAll((els) => els.map((e) => e.className))).toEqual([
+      "block thinking",
+      "block text",
+      "block tool-use",
+    ]);
     await shot("playground");
     await page.screenshot({ path: join(ARTIFACTS, "console-readme.png"), fullPage: true });
     expect(cspErrors).toEqual([]);
