@@ -86,16 +86,18 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
 
   const sdk = (key: string) => new Anthropic({ apiKey: key, baseURL: server.url, maxRetries: 0 });
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `console-${name}.png`) });
-  const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+  /** Evaluated in the page (a string: the test is type-checked without the DOM library). */
+  const inPage = <T>(expression: string) => page.evaluate(expression) as Promise<T>;
+  const clipboard = () => inPage<string>("navigator.clipboard.readText()");
   const view = async (name: string) => {
     await page.click(`nav a[href="#/${name}"]`);
-    await page.waitForFunction((n) => location.hash === `#/${n}`, name);
+    await page.waitForFunction(`location.hash === "#/${name}"`);
   };
 
   it("defaults to Chinese from navigator.language, switches to English, and logs in with an admin key", async () => {
     await page.goto(`${server.url}/console`);
     await page.getByRole("heading", { name: "用管理密钥登录" }).waitFor();
-    expect(await page.evaluate(() => document.documentElement.lang)).toBe("zh-CN");
+    expect(await inPage<string>("document.documentElement.lang")).toBe("zh-CN");
     await page.getByLabel("语言").selectOption("en");
     await page.getByRole("heading", { name: "Log in with an admin key" }).waitFor();
 
@@ -109,7 +111,7 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
     expect(await row.locator(".slots").textContent()).toBe("0 / 2");
     expect(await row.textContent()).toMatch(/mock.*available.*32,768/);
     // Kept for this tab only, never in the URL.
-    expect(await page.evaluate(() => sessionStorage.getItem("parley.adminKey"))).toBe(ADMIN_KEY);
+    expect(await inPage<string | null>('sessionStorage.getItem("parley.adminKey")')).toBe(ADMIN_KEY);
     expect(page.url()).not.toContain(ADMIN_KEY);
     await shot("models");
   }, 30_000);
@@ -174,20 +176,19 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
     expect(await form.getByLabel("Model").inputValue()).toBe("mock");
     await form.getByLabel("Content 1").fill("one two three four five six [[delay:120]]");
     // Every state the reply's text passes through, seen from inside the page.
-    await page.evaluate(() => {
-      const w = window as unknown as { states: string[] };
-      w.states = [];
-      const blocks = document.querySelector(".reply") as HTMLElement;
+    await page.evaluate(`(() => {
+      window.states = [];
+      const reply = document.querySelector(".reply");
       new MutationObserver(() => {
-        const text = blocks.querySelector(".blocks")?.textContent ?? "";
-        if (text && w.states.at(-1) !== text) w.states.push(text);
-      }).observe(blocks, { subtree: true, childList: true, characterData: true });
-    });
+        const text = reply.querySelector(".blocks")?.textContent ?? "";
+        if (text && window.states.at(-1) !== text) window.states.push(text);
+      }).observe(reply, { subtree: true, childList: true, characterData: true });
+    })()`);
     await form.getByRole("button", { name: "Send" }).click();
     await page.locator(".stop-reason", { hasText: "end_turn" }).waitFor({ timeout: 15_000 });
     const final = "one two three four five six";
     expect(await page.locator(".blocks .text").textContent()).toBe(final);
-    const states = await page.evaluate(() => (window as unknown as { states: string[] }).states);
+    const states = await inPage<string[]>("window.states");
     const partial = states.filter((s) => s !== final && final.startsWith(s));
     expect(partial.length).toBeGreaterThanOrEqual(2);
     expect(states.at(-1)).toBe(final);
@@ -225,11 +226,9 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
     const thought = page.locator(".blocks .thinking");
     expect(await thought.locator("summary").textContent()).toBe("thinking");
     expect((await thought.locator("p").textContent())?.length).toBeGreaterThan(0);
-    expect(await page.locator(".blocks > *").evaluateAll((els) => els.map((e) => e.className))).toEqual([
-      "block thinking",
-      "block text",
-      "block tool-use",
-    ]);
+    expect(
+      await page.locator(".blocks > *").evaluateAll((els) => els.map((e) => e.getAttribute("class"))),
+    ).toEqual(["block thinking", "block text", "block tool-use"]);
     await shot("playground");
     await page.screenshot({ path: join(ARTIFACTS, "console-readme.png"), fullPage: true });
     expect(cspErrors).toEqual([]);
@@ -252,29 +251,24 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
     for (const name of ["models", "keys", "usage", "requests", "playground"]) {
       await view(name);
       await page.waitForTimeout(100);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+      const overflow = await inPage<number>("document.documentElement.scrollWidth");
       expect([name, overflow]).toEqual([name, 360]);
     }
     await shot("narrow");
     await page.getByLabel("Language").selectOption("zh-CN");
     await page.locator('nav a[href="#/models"]', { hasText: "模型" }).waitFor();
-    expect(await page.evaluate(() => document.documentElement.lang)).toBe("zh-CN");
+    expect(await inPage<string>("document.documentElement.lang")).toBe("zh-CN");
     await view("keys");
     await page.getByRole("heading", { name: "API 密钥" }).waitFor();
     // Keyboard: the skip link is the first stop, and focus is visible.
     await page.reload();
     await page.getByRole("heading", { name: "API 密钥" }).waitFor();
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("跳到内容");
+    expect(await inPage<string>("document.activeElement?.textContent")).toBe("跳到内容");
     await page.keyboard.press("Enter");
-    expect(await page.evaluate(() => [document.activeElement?.id, location.hash])).toEqual([
-      "main",
-      "#/keys",
-    ]);
+    expect(await inPage<string[]>("[document.activeElement?.id, location.hash]")).toEqual(["main", "#/keys"]);
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle)).toBe(
-      "solid",
-    );
+    expect(await inPage<string>("getComputedStyle(document.activeElement).outlineStyle")).toBe("solid");
     await shot("narrow-zh");
     await page.setViewportSize({ width: 1100, height: 760 });
   }, 30_000);
