@@ -28,7 +28,11 @@ export function App() {
     document.title = t("title");
   }, [lang, t]);
   useEffect(() => {
-    const onHash = () => setView(viewFromHash());
+    // A new view: focus its content, so screen readers and the keyboard start there.
+    const onHash = () => {
+      setView(viewFromHash());
+      document.getElementById("main")?.focus();
+    };
     addEventListener("hashchange", onHash);
     return () => removeEventListener("hashchange", onHash);
   }, []);
