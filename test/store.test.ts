@@ -266,6 +266,7 @@ describe.each(databaseKinds)("store on %s", (kind) => {
           service_tier: null,
           context_window: null,
           inference_geo: null,
+          request_count: 2,
         },
       ],
     });

@@ -2,7 +2,9 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Principal } from "../auth/index.ts";
 import { assertJsonDepth, compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
+import type { ModelCatalog } from "../router/index.ts";
 import { clientErrorHandler, installConnectionGuard, serverTimeouts } from "./connection-guard.ts";
+import { consoleRoutes } from "./console/index.ts";
 import type { AppDeps } from "./deps.ts";
 import { installErrorHandlers, sendError, toEnvelopeError } from "./errors.ts";
 import { installApiHooks } from "./hooks.ts";
@@ -14,6 +16,10 @@ import { modelsRoutes } from "./routes/models.ts";
 import { rootRoutes } from "./routes/root.ts";
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The models this server serves, for plugins such as the admin API's model status. */
+    catalog: ModelCatalog;
+  }
   interface FastifyRequest {
     principal: Principal | null;
     rateHeaders: Record<string, string>;
@@ -52,6 +58,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
       return sendError(request, reply, toEnvelopeError(err, bodyLimitMb));
     },
   });
+  app.decorate("catalog", deps.catalog);
   app.decorateRequest("principal", null);
   app.decorateRequest("rateHeaders", null as unknown as Record<string, string>);
   app.addHook("onRequest", (request, reply, done) => {
@@ -66,6 +73,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     openapi: { info: { title: "Parley: Claude Messages API", version: "1" } },
   });
   await app.register(rootRoutes);
+  await app.register(async (scope) => consoleRoutes(scope));
   await app.register(async (api) => {
     installApiHooks(api, deps);
     await messagesRoutes(api, deps);

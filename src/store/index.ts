@@ -3,7 +3,13 @@ export { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
 export { newId } from "./ids.ts";
 export type { ApiKey, KeyChanges, KeyListParams, KeyStatus, NewKey } from "./keys.ts";
 export type { Page, PageParams } from "./page.ts";
-export { keysetPage } from "./page.ts";
+export { beyond, keysetPage, toPage } from "./page.ts";
+export {
+  type LoggedRequest,
+  type RequestLogQuery,
+  type RequestStatusFilter,
+  UnknownCursorError,
+} from "./request-log.ts";
 export type {
   BatchRequestState,
   Database,

@@ -3,6 +3,8 @@ import type { KeyConfig } from "../config/index.ts";
 import { type Dialect, type OpenDatabase, openDatabase } from "./database.ts";
 import { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
 import { KeyRepository } from "./keys.ts";
+import type { Page } from "./page.ts";
+import { type LoggedRequest, type RequestLogQuery, requestLog } from "./request-log.ts";
 import type { Database } from "./schema.ts";
 import { sqliteUsageWriter } from "./sqlite-usage-writer.ts";
 import { BatchedUsageRecorder, type BatchOptions, insertUsage } from "./usage-recorder.ts";
@@ -60,6 +62,11 @@ export class Store {
 
   report(query: UsageReportQuery): Promise<UsageReport> {
     return usageReport(this.db, query);
+  }
+
+  /** The latest requests, newest first (the console's request log). */
+  requests(query: RequestLogQuery): Promise<Page<LoggedRequest>> {
+    return requestLog(this.db, query);
   }
 
   /** Tokens charged to a key or workspace since the start of this UTC month (budgets survive restarts). */

@@ -40,6 +40,8 @@ export interface UsageResult {
   service_tier: string | null;
   context_window: string | null;
   inference_geo: string | null;
+  /** Parley's addition: how many requests the bucket's row counts (the hosted report has no such field). */
+  request_count: number;
 }
 
 export interface UsageBucket {
@@ -90,6 +92,7 @@ export async function usageReport(db: Kysely<Database>, q: UsageReportQuery): Pr
       sql<number>`sum(output_tokens)`.as("output_tokens"),
       sql<number>`sum(cache_creation_input_tokens)`.as("cache_creation_input_tokens"),
       sql<number>`sum(cache_read_input_tokens)`.as("cache_read_input_tokens"),
+      sql<number>`count(*)`.as("request_count"),
     ])
     .where("started_at", ">=", lower)
     .where("started_at", "<", to);
@@ -133,6 +136,7 @@ function toResult(row: Record<string, string | number | null>, groupBy: GroupBy[
     service_tier: group("service_tier"),
     context_window: group("context_window"),
     inference_geo: null,
+    request_count: Number(row.request_count),
   };
 }
 

@@ -123,3 +123,17 @@ export type CreateWorkspaceBody = Static<typeof CreateWorkspaceBody>;
 export type UpdateWorkspaceBody = Static<typeof UpdateWorkspaceBody>;
 export type UsageReportQuery = Static<typeof UsageReportQuery>;
 export type IdParams = Static<typeof IdParams>;
+
+/** `GET /v1/parley/requests`: `status` is `success`, `error` or an HTTP status code. */
+export const ListRequestsQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+  after_id: Type.Optional(Type.String()),
+  before_id: Type.Optional(Type.String()),
+  status: Type.Optional(
+    Type.Union([Type.Literal("success"), Type.Literal("error"), Type.String({ pattern: "^[1-5][0-9]{2}$" })]),
+  ),
+  model: Type.Optional(Type.String({ minLength: 1 })),
+  api_key_id: Type.Optional(Type.String({ minLength: 1 })),
+});
+
+export type ListRequestsQuery = Static<typeof ListRequestsQuery>;

@@ -1,0 +1,1 @@
+export { CONSOLE_CSP, CONSOLE_DIST, consoleRoutes } from "./routes.ts";
