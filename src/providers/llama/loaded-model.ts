@@ -8,7 +8,6 @@ import {
   resolveChatWrapper,
 } from "node-llama-cpp";
 import type { ProviderLogger } from "../provider.ts";
-import { decodeGate } from "./decode-gate.ts";
 import { contextBudget, mb, planSlots, type SlotPlan } from "./memory-plan.ts";
 import { locateModelFile } from "./model-file.ts";
 import { sharedLlama } from "./runtime.ts";
@@ -59,8 +58,6 @@ export async function loadModel({
     const kvType = KV_TYPES[settings.kvCacheType];
     const plan = await planContext(model, settings, contextSize, kvType);
     if (plan.reduced) logger.warn({ model: settings.id, context_window: contextSize }, plan.reduced);
-    let pool: SlotPool | undefined;
-    const gate = decodeGate(() => pool?.busy ?? 0);
     const context = await model
       .createContext({
         contextSize,
@@ -69,7 +66,6 @@ export async function loadModel({
         experimentalKvCacheValueType: kvType,
         threads: settings.threads,
         batchSize: settings.batchSize,
-        batching: { dispatchSchedule: gate.schedule },
         createSignal: signal,
       })
       .catch((err: Error) => {
@@ -82,8 +78,7 @@ export async function loadModel({
       });
     const split = splitThreads(context, settings.threads, settings.batchThreads);
     const chatWrapper = resolveChatWrapper(model);
-    gate.attach(context);
-    pool = new SlotPool(context, plan.parallel, settings.maxQueue);
+    const pool = new SlotPool(context, plan.parallel, settings.maxQueue);
     logger.info(
       {
         model: settings.id,

@@ -3,7 +3,7 @@ import type { LlamaContext } from "node-llama-cpp";
 /**
  * Batches of at least this many tokens get `batchThreads`: prompt processing, and generation
  * steps that decode several sequences at once (measured on 2 cores, bench:inference: 4 streams
- * 75 → 118 tokens/s when their shared steps use 2 threads; a lone sequence's step stays on 1).
+ * 75 → 96–118 tokens/s when their shared steps use 2 threads; a lone sequence's step stays on 1).
  */
 const MULTI_TOKEN_BATCH = 2;
 
