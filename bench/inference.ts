@@ -2,7 +2,11 @@
  * Inference benchmark: Parley's llama backend through its HTTP server vs the same work done
  * directly with node-llama-cpp in the same process (the ceiling), on one model, in one run.
  *
- *   npm run bench:inference [-- --model 135m|0.5b|FILE.gguf] [--gen 64] [--prompt 2000]
+ *   npm run bench:inference [-- --model 135m|0.5b|FILE.gguf] [--gen 64] [--prompt 2000] [--rounds 3]
+ *
+ * Parley and the direct baseline are loaded side by side and measured in interleaved rounds
+ * (Parley, then direct, each round); the tables show medians, so a noisy shared machine
+ * moves both columns alike.
  *
  * By default it writes a random-weight GGUF with SmolLM2-135M's shape and the Llama-2
  * tokenizer of the fixture model to bench/.models/ (git-ignored); speed depends on shapes
@@ -27,10 +31,12 @@ const { values: args } = parseArgs({
     model: { type: "string", default: "135m" },
     gen: { type: "string", default: "64" },
     prompt: { type: "string", default: "2000" },
+    rounds: { type: "string", default: "3" },
   },
 });
 const GEN = Number(args.gen);
 const PROMPT = Number(args.prompt);
+const ROUNDS = Number(args.rounds);
 const KEY = "sk-bench-inference-1";
 const FIXTURE = resolve(
   process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../shared/models"),
@@ -53,7 +59,9 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(" ")}`,
 );
-console.log(`prompt ~${PROMPT} tokens, ${GEN} generated tokens per stream\n`);
+console.log(
+  `prompt ~${PROMPT} tokens, ${GEN} generated tokens per stream, ${ROUNDS} interleaved rounds (medians)\n`,
+);
 
 /** A user message of about `tokens` tokens, unique per call so nothing is cached. */
 let uniq = 0;
@@ -67,8 +75,16 @@ interface Numbers {
   gen: Record<number, number>;
 }
 
+/** One side of the comparison, loaded once and measured once per round. */
+interface Side {
+  round(): Promise<Numbers>;
+  close(): Promise<void>;
+}
+
+const STREAMS = [1, 2, 4];
+
 // ---- Parley through HTTP ----
-async function parley(): Promise<Numbers> {
+async function parley(): Promise<Side> {
   const config = buildConfig({
     log_level: "warn",
     listen: { host: "127.0.0.1", port: 0 },
@@ -87,55 +103,63 @@ async function parley(): Promise<Numbers> {
     ],
   });
   const server = await startServer(config);
-  try {
-    const send = async (content: string, maxTokens: number) => {
-      const started = performance.now();
-      const res = await fetch(`${server.url}/v1/messages`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-api-key": KEY },
-        body: JSON.stringify({
-          model: "bench",
-          max_tokens: maxTokens,
-          stream: true,
-          messages: [{ role: "user", content }],
-        }),
-      });
-      let first = 0;
-      let out = 0;
-      let input = 0;
-      const decoder = new TextDecoder();
-      let buf = "";
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        if (!first && buf.includes("content_block_delta")) first = performance.now();
-        const m = /"output_tokens":(\d+)/.exec(buf.slice(buf.lastIndexOf("message_delta")));
-        if (buf.includes("message_delta") && m) out = Number(m[1]);
-        const i =
-          /"input_tokens":(\d+),"output_tokens":0,"cache_creation_input_tokens":(\d+),"cache_read_input_tokens":(\d+)/.exec(
-            buf,
-          );
-        if (i && !input) input = Number(i[1]) + Number(i[2]) + Number(i[3]);
-      }
-      return { ttft: first - started, total: performance.now() - started, out, input };
-    };
-    await send("warm up", 4);
-    const prompt = longText(PROMPT);
-    const cold = await send(prompt, 1);
-    const cached = await send(prompt, 1);
-    const gen: Record<number, number> = {};
-    for (const n of [1, 2, 4]) {
-      const started = performance.now();
-      const runs = await Promise.all(Array.from({ length: n }, (_, i) => send(`Story ${i} ${uniq++}`, GEN)));
-      gen[n] = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
+  const send = async (content: string, maxTokens: number) => {
+    const started = performance.now();
+    const res = await fetch(`${server.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-api-key": KEY },
+      body: JSON.stringify({
+        model: "bench",
+        max_tokens: maxTokens,
+        stream: true,
+        messages: [{ role: "user", content }],
+      }),
+    });
+    let first = 0;
+    let out = 0;
+    let input = 0;
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      if (!first && buf.includes("content_block_delta")) first = performance.now();
     }
-    return { promptTps: cold.input / (cold.ttft / 1000), ttftCold: cold.ttft, ttftCached: cached.ttft, gen };
-  } finally {
-    await server.close();
-  }
+    const m = /"output_tokens":(\d+)/.exec(buf.slice(buf.lastIndexOf("message_delta")));
+    if (m) out = Number(m[1]);
+    const i =
+      /"input_tokens":(\d+),"output_tokens":0,"cache_creation_input_tokens":(\d+),"cache_read_input_tokens":(\d+)/.exec(
+        buf,
+      );
+    if (i) input = Number(i[1]) + Number(i[2]) + Number(i[3]);
+    return { ttft: first - started, out, input };
+  };
+  await send("warm up", 4);
+  return {
+    async round() {
+      const prompt = longText(PROMPT);
+      const cold = await send(prompt, 1);
+      const cached = await send(prompt, 1);
+      const gen: Record<number, number> = {};
+      for (const n of STREAMS) {
+        const started = performance.now();
+        const runs = await Promise.all(
+          Array.from({ length: n }, (_, i) => send(`Story ${i} ${uniq++}`, GEN)),
+        );
+        gen[n] = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
+      }
+      return {
+        promptTps: cold.input / (cold.ttft / 1000),
+        ttftCold: cold.ttft,
+        ttftCached: cached.ttft,
+        gen,
+      };
+    },
+    close: () => server.close(),
+  };
 }
 
-// ---- node-llama-cpp directly ----
-async function direct(threads: number): Promise<Numbers> {
+// ---- node-llama-cpp directly: one context, 4 sequences, LlamaChat per reply, its defaults ----
+async function direct(threads: number): Promise<Side> {
   const llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
   const model: LlamaModel = await llama.loadModel({ modelPath: file });
   const context: LlamaContext = await model.createContext({ contextSize: 4096, sequences: 4, threads });
@@ -161,63 +185,77 @@ async function direct(threads: number): Promise<Numbers> {
     chat.dispose({ disposeSequence: false });
     return { ttft: first - started, out };
   };
-  try {
-    await run(0, "warm up", 4);
-    const prompt = longText(PROMPT);
-    const tokens = model.tokenize(prompt).length;
-    await sequences[1]?.clearHistory();
-    const cold = await run(1, prompt, 1);
-    const cached = await run(1, prompt, 1);
-    const gen: Record<number, number> = {};
-    for (const n of [1, 2, 4]) {
-      await Promise.all(sequences.map((s) => s.clearHistory()));
-      const started = performance.now();
-      const runs = await Promise.all(
-        Array.from({ length: n }, (_, i) => run(i, `Story ${i} ${uniq++}`, GEN)),
-      );
-      gen[n] = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
-    }
-    return { promptTps: tokens / (cold.ttft / 1000), ttftCold: cold.ttft, ttftCached: cached.ttft, gen };
-  } finally {
-    await context.dispose();
-    await model.dispose();
-  }
+  await run(0, "warm up", 4);
+  return {
+    async round() {
+      const prompt = longText(PROMPT);
+      const tokens = model.tokenize(prompt).length;
+      await sequences[1]?.clearHistory();
+      const cold = await run(1, prompt, 1);
+      const cached = await run(1, prompt, 1);
+      const gen: Record<number, number> = {};
+      for (const n of STREAMS) {
+        await Promise.all(sequences.map((s) => s.clearHistory()));
+        const started = performance.now();
+        const runs = await Promise.all(
+          Array.from({ length: n }, (_, i) => run(i, `Story ${i} ${uniq++}`, GEN)),
+        );
+        gen[n] = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
+      }
+      return { promptTps: tokens / (cold.ttft / 1000), ttftCold: cold.ttft, ttftCached: cached.ttft, gen };
+    },
+    close: async () => {
+      await context.dispose();
+      await model.dispose();
+    },
+  };
 }
 
-const p = await parley();
-const d1 = await direct(genThreads);
-const d2 = await direct(cores);
-const best = (f: (n: Numbers) => number, higher = true) =>
-  higher ? Math.max(f(d1), f(d2)) : Math.min(f(d1), f(d2));
+const sides = { parley: await parley(), direct: await direct(genThreads) };
+const results: Record<keyof typeof sides, Numbers[]> = { parley: [], direct: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  // Alternate which side goes first, so neither always meets the same background load.
+  const order = r % 2 === 0 ? (["parley", "direct"] as const) : (["direct", "parley"] as const);
+  for (const name of order) results[name].push(await sides[name].round());
+}
+await sides.parley.close();
+await sides.direct.close();
 
-const rows: [string, number, number, number, string][] = [
-  ["prompt tokens/s (cold ~2k prompt)", p.promptTps, d1.promptTps, d2.promptTps, "higher"],
-  ["time to first token, cold (ms)", p.ttftCold, d1.ttftCold, d2.ttftCold, "lower"],
-  ["time to first token, prefix cached (ms)", p.ttftCached, d1.ttftCached, d2.ttftCached, "lower"],
-  ["generation tokens/s, 1 stream", p.gen[1] ?? 0, d1.gen[1] ?? 0, d2.gen[1] ?? 0, "higher"],
-  ["generation tokens/s, 2 streams (sum)", p.gen[2] ?? 0, d1.gen[2] ?? 0, d2.gen[2] ?? 0, "higher"],
-  ["generation tokens/s, 4 streams (sum)", p.gen[4] ?? 0, d1.gen[4] ?? 0, d2.gen[4] ?? 0, "higher"],
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+const med = (name: keyof typeof sides, f: (n: Numbers) => number) => median(results[name].map(f));
+const rows: [string, (n: Numbers) => number, "higher" | "lower"][] = [
+  ["prompt tokens/s (cold ~2k prompt)", (n) => n.promptTps, "higher"],
+  ["time to first token, cold (ms)", (n) => n.ttftCold, "lower"],
+  ["time to first token, prefix cached (ms)", (n) => n.ttftCached, "lower"],
+  ...STREAMS.map(
+    (s) =>
+      [
+        `generation tokens/s, ${s} stream${s > 1 ? "s (sum)" : ""}`,
+        (n: Numbers) => n.gen[s] ?? 0,
+        "higher",
+      ] as [string, (n: Numbers) => number, "higher"],
+  ),
 ];
 const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 0).padStart(9);
 console.log(
-  `${"".padEnd(42)}${"Parley".padStart(9)} ${`direct t=${genThreads}`.padStart(11)} ${`direct t=${cores}`.padStart(11)}   Parley / best direct`,
+  `${"".padEnd(42)}${"Parley".padStart(9)} ${`direct t=${genThreads}`.padStart(11)}   Parley / direct`,
 );
-for (const [name, pv, a, b, dir] of rows) {
-  const ceiling = dir === "higher" ? Math.max(a, b) : Math.min(a, b);
-  const ratio = dir === "higher" ? pv / ceiling : ceiling / pv;
-  console.log(
-    `${name.padEnd(42)}${fmt(pv)} ${fmt(a).padStart(11)} ${fmt(b).padStart(11)}   ${ratio.toFixed(2)}`,
-  );
+for (const [name, f, dir] of rows) {
+  const pv = med("parley", f);
+  const dv = med("direct", f);
+  const ratio = dir === "higher" ? pv / dv : dv / pv;
+  console.log(`${name.padEnd(42)}${fmt(pv)} ${fmt(dv).padStart(11)}   ${ratio.toFixed(2)}`);
 }
+const scale = (name: keyof typeof sides) =>
+  median(results[name].map((n) => (n.gen[4] ?? 0) / (n.gen[1] ?? 1)));
 console.log("");
+console.log(`4 streams vs 1 stream (aggregate), Parley: ${scale("parley").toFixed(2)}x   (aim >= 1.5x)`);
+console.log(`4 streams vs 1 stream (aggregate), direct: ${scale("direct").toFixed(2)}x`);
 console.log(
-  `Parley 4 streams vs 1 stream (aggregate): ${((p.gen[4] ?? 0) / (p.gen[1] ?? 1)).toFixed(2)}x   (aim >= 1.5x)`,
+  `Parley cached vs cold time to first token: ${(med("parley", (n) => n.ttftCold) / med("parley", (n) => n.ttftCached)).toFixed(1)}x faster   (aim >= 5x)`,
 );
 console.log(
-  `Parley cached vs cold time to first token: ${(p.ttftCold / p.ttftCached).toFixed(1)}x faster   (aim >= 5x)`,
-);
-console.log(
-  `Parley single stream vs best direct: ${((p.gen[1] ?? 0) / best((n) => n.gen[1] ?? 0)).toFixed(2)}   (aim >= 0.95)`,
+  `Parley single stream vs direct: ${(med("parley", (n) => n.gen[1] ?? 0) / med("direct", (n) => n.gen[1] ?? 0)).toFixed(2)}   (aim >= 0.97)`,
 );
 console.log(
   `(Parley uses ${genThreads} thread(s) for generation and ${cores} for prompt batches; see src/providers/llama/thread-policy.ts)`,

@@ -1,0 +1,193 @@
+/**
+ * What batched decoding can gain on this machine, measured through node-llama-cpp alone (no
+ * Parley code): the cost of one decode step holding 1, 2 or 4 tokens (one per sequence), at
+ * 1 and at all cores, and whether LlamaChat replies on 4 sequences of one context really land
+ * in one `llama_decode` per step.
+ *
+ *   node bench/llama/batched-decode.ts [--model 135m|0.5b|FILE.gguf] [--steps 48] [--rounds 3]
+ *
+ * It is the same measurement as llama.cpp's `llama-batched-bench` (S_TG t/s for npl 1,2,4),
+ * which needs a llama.cpp build; see docs/readme-inference-speed.md for both.
+ */
+import { availableParallelism, loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { getLlama, LlamaChat, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import { SHAPES, writeSyntheticGguf } from "./synthetic-gguf.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    model: { type: "string", default: "135m" },
+    steps: { type: "string", default: "48" },
+    rounds: { type: "string", default: "3" },
+    gen: { type: "string", default: "48" },
+  },
+});
+const STEPS = Number(args.steps);
+const ROUNDS = Number(args.rounds);
+const GEN = Number(args.gen);
+const FIXTURE = resolve(
+  process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../../shared/models"),
+  "llama-2-tiny-random.gguf",
+);
+const file =
+  args.model in SHAPES
+    ? await writeSyntheticGguf(
+        join(import.meta.dirname, `../.models/synthetic-${args.model}.gguf`),
+        SHAPES[args.model as string] as never,
+        FIXTURE,
+      )
+    : resolve(args.model as string);
+const cores = availableParallelism();
+const threadCounts = [...new Set([1, cores])];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+console.log(
+  `model ${file}\ncores ${cores}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
+console.log(`${ROUNDS} interleaved rounds, medians shown\n`);
+
+const llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
+const model: LlamaModel = await llama.loadModel({ modelPath: file });
+
+/** Counts the tokens in each native decode call of a context (node-llama-cpp internals). */
+function watchBatches(context: LlamaContext): number[] {
+  const sizes: number[] = [];
+  const native = (context as unknown as { _ctx: { initBatch(n: number): void } })._ctx;
+  const initBatch = native.initBatch.bind(native);
+  Object.defineProperty(native, "initBatch", {
+    value: (n: number) => {
+      sizes.push(n);
+      initBatch(n);
+    },
+  });
+  return sizes;
+}
+
+// ---- 1. Raw decode steps: n sequences, one token each, one llama_decode per step ----
+async function decodeSteps(threads: number, n: number): Promise<number> {
+  const context = await model.createContext({ contextSize: 1024, sequences: 4, threads });
+  try {
+    const sizes = watchBatches(context);
+    const seqs = Array.from({ length: n }, () => context.getSequence());
+    const start = model.tokenize("Once upon a time there was a little");
+    await Promise.all(seqs.map((s) => s.evaluateWithoutGeneratingNewTokens(start)));
+    sizes.length = 0;
+    const token = (model.tokenize(" dog")[0] ?? 1) as Token;
+    const started = performance.now();
+    for (let i = 0; i < STEPS; i++) {
+      // Queued in one tick: node-llama-cpp dispatches them as one batch.
+      await Promise.all(seqs.map((s) => s.evaluateWithoutGeneratingNewTokens([token])));
+    }
+    const secs = (performance.now() - started) / 1000;
+    if (sizes.some((s) => s !== n))
+      console.warn(`  (threads ${threads}, n ${n}: batches ${sizes.join(",")})`);
+    return (STEPS * n) / secs;
+  } finally {
+    await context.dispose();
+  }
+}
+
+// ---- 2. LlamaChat replies on n sequences: tokens/s and tokens per native decode ----
+type Dispatch = "nextCycle" | "gate";
+async function chatReplies(threads: number, n: number, dispatch: Dispatch) {
+  let active = 0;
+  let ctxRef: LlamaContext | undefined;
+  const gate = (fire: () => void) => {
+    // Waits (a few event-loop turns at most) until every generating sequence has queued its token.
+    const queued = () =>
+      (ctxRef as unknown as { _queuedDecodeSequenceIds: Set<number> })._queuedDecodeSequenceIds.size;
+    let turns = 0;
+    const check = () => (queued() >= active || ++turns > 8 ? fire() : setImmediate(check));
+    setImmediate(check);
+  };
+  const context = await model.createContext({
+    contextSize: 1024,
+    sequences: 4,
+    threads,
+    batching: dispatch === "gate" ? { dispatchSchedule: gate } : undefined,
+  });
+  ctxRef = context;
+  try {
+    const sizes = watchBatches(context);
+    const seqs = Array.from({ length: n }, () => context.getSequence());
+    let out = 0;
+    const started = performance.now();
+    await Promise.all(
+      seqs.map(async (seq, i) => {
+        const chat = new LlamaChat({ contextSequence: seq });
+        active++;
+        await chat.generateResponse(
+          [
+            { type: "user", text: `Tell story number ${i}.` },
+            { type: "model", response: [] },
+          ],
+          {
+            maxTokens: GEN,
+            temperature: 0.8,
+            repeatPenalty: false,
+            onToken: (t) => {
+              out += t.length;
+            },
+          },
+        );
+        active--;
+        chat.dispose({ disposeSequence: false });
+      }),
+    );
+    const secs = (performance.now() - started) / 1000;
+    const steps = sizes.filter((s) => s <= 4);
+    return { tps: out / secs, perStep: steps.reduce((a, b) => a + b, 0) / Math.max(1, steps.length) };
+  } finally {
+    await context.dispose();
+  }
+}
+
+const raw = new Map<string, number[]>();
+const chat = new Map<string, { tps: number[]; perStep: number[] }>();
+for (let round = 0; round < ROUNDS; round++) {
+  for (const t of threadCounts) {
+    for (const n of [1, 2, 4]) {
+      const k = `${t}:${n}`;
+      raw.set(k, [...(raw.get(k) ?? []), await decodeSteps(t, n)]);
+    }
+    for (const d of ["nextCycle", "gate"] as const) {
+      for (const n of [1, 4]) {
+        const k = `${t}:${n}:${d}`;
+        const r = await chatReplies(t, n, d);
+        const e = chat.get(k) ?? { tps: [], perStep: [] };
+        e.tps.push(r.tps);
+        e.perStep.push(r.perStep);
+        chat.set(k, e);
+      }
+    }
+  }
+}
+
+console.log("1. raw decode steps (one token per sequence per llama_decode), tokens/s summed");
+console.log(
+  `${"threads".padEnd(9)}${"batch 1".padStart(10)}${"batch 2".padStart(10)}${"batch 4".padStart(10)}   4 vs 1`,
+);
+for (const t of threadCounts) {
+  const m = [1, 2, 4].map((n) => median(raw.get(`${t}:${n}`) ?? []));
+  console.log(
+    `${String(t).padEnd(9)}${m.map((v) => v.toFixed(0).padStart(10)).join("")}   ${((m[2] ?? 0) / (m[0] ?? 1)).toFixed(2)}x`,
+  );
+}
+console.log("\n2. LlamaChat replies (node-llama-cpp only), output tokens/s summed, tokens per decode step");
+console.log(
+  `${"threads".padEnd(9)}${"dispatch".padEnd(11)}${"1 seq".padStart(9)}${"4 seqs".padStart(9)}   4 vs 1   tokens/step (4 seqs)`,
+);
+for (const t of threadCounts) {
+  for (const d of ["nextCycle", "gate"] as const) {
+    const one = median(chat.get(`${t}:1:${d}`)?.tps ?? []);
+    const four = chat.get(`${t}:4:${d}`);
+    const f = median(four?.tps ?? []);
+    console.log(
+      `${String(t).padEnd(9)}${d.padEnd(11)}${one.toFixed(0).padStart(9)}${f.toFixed(0).padStart(9)}   ${(f / one).toFixed(2)}x    ${median(four?.perStep ?? []).toFixed(2)}`,
+    );
+  }
+}
+await model.dispose();
