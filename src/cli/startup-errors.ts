@@ -12,7 +12,12 @@ export function describeStartupError(err: unknown): string {
 }
 
 /** The line printed before PostgreSQL or Redis is tried again. */
-export function describeRetry(failure: StartupFailure, next: number, attempts: number, delayMs: number): string {
+export function describeRetry(
+  failure: StartupFailure,
+  next: number,
+  attempts: number,
+  delayMs: number,
+): string {
   return `${failure.service} at ${failure.target} not reachable (${reason(failure.cause)}), retrying in ${duration(delayMs)} (${next}/${attempts})`;
 }
 

@@ -48,7 +48,8 @@ export class RedisLimiter extends WindowLimiter {
     });
     let lastError: Error | undefined;
     client.on("error", (err: Error) => {
-      if (err.message !== lastError?.message) options.logger?.warn({ err: err.message }, "redis connection error");
+      if (err.message !== lastError?.message)
+        options.logger?.warn({ err: err.message }, "redis connection error");
       lastError = err;
     });
     client.on("ready", () => {

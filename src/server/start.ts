@@ -53,7 +53,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? pino({ level: config.log_level });
   const catalog = buildCatalog(config, { dataDir: config.data_dir, logger, signer });
   // A caller that brings its own key store (tests, embedders) wires the store itself.
-  const services = options.keyStore ? undefined : await openStoreServices(config, logger, options.onStartupRetry);
+  const services = options.keyStore
+    ? undefined
+    : await openStoreServices(config, logger, options.onStartupRetry);
   if (services?.createdKey) announceCreatedKey(services.createdKey);
   const store = options.store ?? services?.store;
   const clock = options.clock ?? systemClock;

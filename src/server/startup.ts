@@ -106,7 +106,9 @@ export function isUnreachable(err: unknown): boolean {
   const code = errorCode(err);
   if (code) return UNREACHABLE.has(code);
   // pg and ioredis word some connection losses without a code.
-  return /Connection terminated|connection timeout|Connection is closed/i.test(String((err as Error)?.message));
+  return /Connection terminated|connection timeout|Connection is closed/i.test(
+    String((err as Error)?.message),
+  );
 }
 
 /** `host:port` of a URL, for messages: the credentials and query stay out. */
