@@ -11,7 +11,18 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "parley-cli-"));
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
+/** Every child this file started, killed by PID at the end whatever a test did (a start that timed out, a failed assertion). */
+const spawned = new Set<ChildProcess>();
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {}
+}
+afterAll(async () => {
+  for (const child of spawned)
+    if (child.pid && child.exitCode === null && child.signalCode === null) killPid(child.pid);
+  await rm(dir, { recursive: true, force: true });
+});
 
 function run(
   args: string[],
@@ -19,6 +30,7 @@ function run(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, cwd: dir });
+    spawned.add(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -37,9 +49,13 @@ function serve(
       env: { ...process.env, ...env },
       cwd: dir,
     });
+    spawned.add(child);
     const exited = new Promise<number | null>((r) => child.on("close", r));
     let out = "";
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 15_000);
+    const timer = setTimeout(() => {
+      if (child.pid) killPid(child.pid);
+      reject(new Error(`server did not start: ${out}`));
+    }, 15_000);
     child.stdout.on("data", (d) => {
       out += d;
       const m = /"url":"(http:[^"]+)"/.exec(out);

@@ -65,16 +65,18 @@ async function startServerProcess(): Promise<ServerProcess> {
   const child = spawn(process.execPath, [...args, "--host", "127.0.0.1", "--data-dir", join(dir, "data")], {
     stdio: ["ignore", "pipe", "pipe"],
   });
+  spawned.add(child);
   const errors: string[] = [];
   const keep = (line: string) => {
     if (/"level":(50|60)/.test(line) || !line.startsWith("{")) errors.push(line.slice(0, 2000));
     if (errors.length > 5) errors.shift();
   };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`parley serve did not start: ${errors.join("\n")}`)),
-      15_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running when start times out: killed by its PID here (afterAll checks again).
+      if (child.pid) killPid(child.pid);
+      reject(new Error(`parley serve did not start: ${errors.join("\n")}`));
+    }, 15_000);
     let pending = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       const lines = (pending + chunk.toString("utf8")).split("\n");
@@ -90,6 +92,15 @@ async function startServerProcess(): Promise<ServerProcess> {
     });
     child.stderr?.on("data", (chunk: Buffer) => keep(chunk.toString("utf8")));
   });
+}
+
+/** Every `parley serve` this file started, so none outlives it whatever failed. */
+const spawned = new Set<ChildProcess>();
+
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {}
 }
 
 async function stopServerProcess(child: ChildProcess): Promise<void> {
@@ -110,6 +121,8 @@ beforeAll(async () => {
 afterAll(async () => {
   agent.destroy();
   if (server) await stopServerProcess(server.child);
+  for (const child of spawned)
+    if (child.pid && child.exitCode === null && child.signalCode === null) killPid(child.pid);
   await rm(dir, { recursive: true, force: true });
 });
 

@@ -6,6 +6,7 @@ import { registerClaude } from "./claude/index.ts";
 import { registerKeys } from "./keys.ts";
 import { registerModels } from "./models.ts";
 import { registerServe } from "./serve.ts";
+import { describeStartupError } from "./startup-errors.ts";
 
 const program = new Command()
   .name("parley")
@@ -31,9 +32,8 @@ program.addHelpText(
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(`parley: ${err.message}\n`);
-    process.exit(2);
-  }
-  throw err;
+  // One line that says what failed and how to fix it; the stack only on request.
+  process.stderr.write(`parley: ${describeStartupError(err)}\n`);
+  if (process.env.PARLEY_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
 }

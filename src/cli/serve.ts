@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { ConfigError, loadConfig } from "../config/index.ts";
+import { describeRetry } from "./startup-errors.ts";
 
 interface ServeFlags {
   config?: string;
@@ -29,7 +30,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   const config = await loadConfig({ config: flags.config, host: flags.host, port, dataDir: flags.dataDir });
   // Loaded here, not at the top: other commands (keys, models, claude) start without the server and node-llama-cpp.
   const { startServer } = await import("../server/index.ts");
-  const server = await startServer(config);
+  const server = await startServer(config, {
+    onStartupRetry: (failure, next, attempts, delayMs) =>
+      process.stderr.write(`parley: ${describeRetry(failure, next, attempts, delayMs)}\n`),
+  });
   const log = server.app.log;
   log.info(
     { url: server.url, config: config.source, models: config.models.map((m) => m.id) },

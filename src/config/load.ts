@@ -103,6 +103,8 @@ export function buildConfig(
       shutdown_timeout_ms: file.server?.shutdown_timeout_ms ?? 10_000,
       body_timeout_ms: file.server?.body_timeout_ms ?? 300_000,
       idle_timeout_ms: file.server?.idle_timeout_ms ?? 60_000,
+      start_attempts: file.server?.start_attempts ?? 5,
+      start_retry_ms: file.server?.start_retry_ms ?? 1000,
     },
     models: file.models ?? defaultModels(),
     claude_code_model: file.claude_code_model,

@@ -201,6 +201,10 @@ export const ServerOptions = Type.Object(
     body_timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
     /** While a request is being received, no byte for this long ends it with a 408. */
     idle_timeout_ms: Type.Optional(Type.Integer({ minimum: 100 })),
+    /** Tries to reach PostgreSQL or Redis at start before giving up. */
+    start_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    /** Wait before the second try; doubled after each, up to 8 times this. */
+    start_retry_ms: Type.Optional(Type.Integer({ minimum: 1 })),
   },
   Strict,
 );
@@ -299,6 +303,8 @@ export interface Config {
     shutdown_timeout_ms: number;
     body_timeout_ms: number;
     idle_timeout_ms: number;
+    start_attempts: number;
+    start_retry_ms: number;
   };
   models: ModelConfig[];
   /** The model `parley claude` uses without `--model`; unset: the `claude-code` alias, else the first model. */

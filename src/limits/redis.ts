@@ -33,7 +33,11 @@ export class RedisLimiter extends WindowLimiter {
     this.client = client;
   }
 
-  /** Connects (waiting up to a couple of seconds); an unreachable Redis is logged and retried in the background. */
+  /**
+   * Connects, waiting up to a couple of seconds. Unreachable at start is an error (the start-up
+   * retries it, then stops with a message); once started, outages are retried in the background
+   * and served open or closed as configured.
+   */
   static async connect(url: string, options: RedisLimiterOptions = {}): Promise<RedisLimiter> {
     const client = new Redis(url, {
       enableOfflineQueue: false,
@@ -42,21 +46,24 @@ export class RedisLimiter extends WindowLimiter {
       lazyConnect: true,
       retryStrategy: (times) => Math.min(times * 100, 1000),
     });
-    let lastError = "";
+    let lastError: Error | undefined;
     client.on("error", (err: Error) => {
-      if (err.message !== lastError) options.logger?.warn({ err: err.message }, "redis connection error");
-      lastError = err.message;
+      if (err.message !== lastError?.message)
+        options.logger?.warn({ err: err.message }, "redis connection error");
+      lastError = err;
     });
     client.on("ready", () => {
-      lastError = "";
+      lastError = undefined;
     });
     try {
-      await Promise.race([client.connect(), new Promise((_, no) => setTimeout(no, 2000).unref())]);
-    } catch {
-      options.logger?.error(
-        { failing: options.onFailure ?? "open" },
-        "redis is unreachable at start; retrying",
-      );
+      await Promise.race([
+        client.connect(),
+        new Promise((_, no) => setTimeout(() => no(new Error("connection timeout")), 2000).unref()),
+      ]);
+    } catch (err) {
+      client.disconnect();
+      // ioredis rejects with "Connection is closed"; the error event before it says why (ECONNREFUSED…).
+      throw lastError ?? err;
     }
     return new RedisLimiter(client, options);
   }

@@ -21,6 +21,7 @@ import { McpConnector } from "../tools/index.ts";
 import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
+import { type StartupRetry, startupStep } from "./startup.ts";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -39,16 +40,23 @@ export interface StartOptions extends Partial<AppOptions> {
   store?: Store;
   /** Time for batch expiry, archiving and file expiry (tests move it). */
   clock?: Clock;
+  /** Told before each new try to reach PostgreSQL or Redis at start (the CLI prints a line). */
+  onStartupRetry?: StartupRetry["onRetry"];
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  await mkdir(config.data_dir, { recursive: true });
+  // Each step that can fail at start names itself, so the CLI can say what failed and how to fix it.
+  const signer = await startupStep("data_dir", config.data_dir, async () => {
+    await mkdir(config.data_dir, { recursive: true });
+    return ThinkingSigner.fromDataDir(config.data_dir);
+  });
   const logDestination = options.logger ? undefined : asyncStdout();
   const logger = options.logger ?? pino({ level: config.log_level }, logDestination);
-  const signer = await ThinkingSigner.fromDataDir(config.data_dir);
   const catalog = buildCatalog(config, { dataDir: config.data_dir, logger, signer });
   // A caller that brings its own key store (tests, embedders) wires the store itself.
-  const services = options.keyStore ? undefined : await openStoreServices(config, logger);
+  const services = options.keyStore
+    ? undefined
+    : await openStoreServices(config, logger, options.onStartupRetry);
   if (services?.createdKey) announceCreatedKey(services.createdKey);
   const store = options.store ?? services?.store;
   const clock = options.clock ?? systemClock;
@@ -79,7 +87,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const plugins = [...(services?.plugins ?? []), ...(options.plugins ?? [])];
   const app = await buildApp(deps, { ...options, logger, plugins });
   await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
-  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const { host: listenHost, port: listenPort } = config.listen;
+  try {
+    await startupStep("listen", `${listenHost}:${listenPort}`, () =>
+      app.listen({ host: listenHost, port: listenPort }),
+    );
+  } catch (err) {
+    await shutdown(app, deps);
+    await services?.close();
+    throw err;
+  }
   batches?.worker?.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.listen.port;

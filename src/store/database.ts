@@ -23,7 +23,7 @@ export interface OpenDatabase {
  * A PostgreSQL URL may carry `?schema=NAME` to keep Parley's tables in their own schema (created if missing).
  */
 export async function openDatabase(url: string): Promise<OpenDatabase> {
-  const opened = /^postgres(ql)?:\/\//.test(url) ? await openPostgres(url) : openSqlite(url);
+  const opened = isPostgresUrl(url) ? await openPostgres(url) : openSqlite(url);
   try {
     const migrated = await withRetries(() => migrateToLatest(opened.db as Kysely<unknown>, opened.schema));
     const { schema: _, ...rest } = opened;
@@ -34,22 +34,36 @@ export async function openDatabase(url: string): Promise<OpenDatabase> {
   }
 }
 
+export const isPostgresUrl = (url: string): boolean => /^postgres(ql)?:\/\//.test(url);
+
+/** The file a `sqlite:PATH` (or bare path) storage setting names, absolute. */
+export const sqlitePath = (url: string): string => {
+  const path = url.replace(/^sqlite:(\/\/)?/, "");
+  return path === ":memory:" ? path : resolve(path);
+};
+
 type Opened = Omit<OpenDatabase, "migrated"> & { schema?: string };
 
 function openSqlite(url: string): Opened {
-  const path = url.replace(/^sqlite:(\/\/)?/, "");
-  if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
+  const path = sqlitePath(url);
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const database = new SQLite(path);
-  // WAL lets the CLI and a running server share the file; NORMAL sync keeps commits durable across a crash of the process.
-  database.pragma("journal_mode = WAL");
-  database.pragma("synchronous = NORMAL");
-  database.pragma("busy_timeout = 5000");
-  database.pragma("foreign_keys = ON");
+  try {
+    // WAL lets the CLI and a running server share the file; NORMAL sync keeps commits durable across a crash of the process.
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    database.pragma("busy_timeout = 5000");
+    database.pragma("foreign_keys = ON");
+  } catch (err) {
+    // Not a database, or not writable: the first pragma says so.
+    database.close();
+    throw err;
+  }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return {
     db,
     dialect: "sqlite",
-    sqlitePath: path === ":memory:" ? undefined : resolve(path),
+    sqlitePath: path === ":memory:" ? undefined : path,
     close: () => db.destroy(),
   };
 }

@@ -1,4 +1,4 @@
-export { type Dialect, openDatabase } from "./database.ts";
+export { type Dialect, isPostgresUrl, openDatabase, sqlitePath } from "./database.ts";
 export { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
 export { newId } from "./ids.ts";
 export type { ApiKey, KeyChanges, KeyListParams, KeyStatus, NewKey } from "./keys.ts";

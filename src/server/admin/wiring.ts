@@ -2,7 +2,8 @@ import type { FastifyInstance } from "fastify";
 import type { KeyStore } from "../../auth/index.ts";
 import type { Config } from "../../config/index.ts";
 import { createLimiter, type Limiter, type LimiterLogger } from "../../limits/index.ts";
-import { Store, type UsageRecorder } from "../../store/index.ts";
+import { isPostgresUrl, Store, sqlitePath, type UsageRecorder } from "../../store/index.ts";
+import { retriedStartupStep, type StartupRetry, startupStep, urlAddress } from "../startup.ts";
 import { adminRoutes } from "./plugin.ts";
 
 export interface StoreServices {
@@ -22,15 +23,27 @@ export interface StoreServices {
  * Opens the configured store (`storage:`) and limiter (`limits:`), upserts the config's keys, and
  * builds the admin API: everything `startServer` needs for persistent keys, limits and usage.
  */
-export async function openStoreServices(config: Config, logger: LimiterLogger): Promise<StoreServices> {
-  const store = await Store.open(config.storage, { configKeys: config.keys, usage: { logger } });
+export async function openStoreServices(
+  config: Config,
+  logger: LimiterLogger,
+  onRetry?: StartupRetry["onRetry"],
+): Promise<StoreServices> {
+  const retry = { attempts: config.server.start_attempts, delayMs: config.server.start_retry_ms, onRetry };
+  const open = () => Store.open(config.storage, { configKeys: config.keys, usage: { logger } });
+  const store = isPostgresUrl(config.storage)
+    ? await retriedStartupStep("store", urlAddress(config.storage, 5432), "PostgreSQL", retry, open)
+    : await startupStep("store", sqlitePath(config.storage), open, "SQLite");
   let limiter: Limiter;
   try {
-    limiter = await createLimiter(config.limits, {
-      onFailure: config.limits_on_failure,
-      logger,
-      monthlyUsage: (scope) => store.tokensThisMonth(scope),
-    });
+    const create = () =>
+      createLimiter(config.limits, {
+        onFailure: config.limits_on_failure,
+        logger,
+        monthlyUsage: (scope) => store.tokensThisMonth(scope),
+      });
+    limiter = /^rediss?:\/\//.test(config.limits)
+      ? await retriedStartupStep("limits", urlAddress(config.limits, 6379), "Redis", retry, create)
+      : await startupStep("limits", config.limits, create);
   } catch (err) {
     await store.close();
     throw err;
