@@ -47,19 +47,19 @@ describe("mock directives", () => {
     ["[[error:429]]", { text: "", tools: [], errorStatus: 429, streamError: false, delayMs: 0 }],
     ["x [[delay:25]] [[stream-error]]", { text: "x", tools: [], streamError: true, delayMs: 25 }],
     ["[[delay:999999]]", { text: "", tools: [], streamError: false, delayMs: 60_000 }],
-  ])("%s", (content, script) => {
-    expect(readScript(request({ messages: [{ role: "user", content }] }))).toEqual(script);
+  ])("%s", async (content, script) => {
+    expect(await readScript(request({ messages: [{ role: "user", content }] }))).toEqual(script);
   });
 
-  it("rejects a directive whose input is not a JSON object", () => {
-    expect(() => readScript(request({ messages: [{ role: "user", content: "[[tool:t {nope}]]" }] }))).toThrow(
-      /needs a JSON object/,
-    );
+  it("rejects a directive whose input is not a JSON object", async () => {
+    await expect(
+      readScript(request({ messages: [{ role: "user", content: "[[tool:t {nope}]]" }] })),
+    ).rejects.toThrow(/needs a JSON object/);
   });
 
-  it('leaves out Claude Code\'s injected <system-reminder> blocks, so `claude -p "hello parley"` echoes just that', () => {
+  it('leaves out Claude Code\'s injected <system-reminder> blocks, so `claude -p "hello parley"` echoes just that', async () => {
     const reminder = "<system-reminder>\nAs you answer, today's date is 2026-12-02.\n</system-reminder>";
-    const script = readScript(
+    const script = await readScript(
       request({
         messages: [
           {
@@ -77,11 +77,13 @@ describe("mock directives", () => {
     expect(script.text).toBe("hello parley");
     // Text that merely mentions a reminder is the user's own.
     const mention = "see <system-reminder>x</system-reminder> here";
-    expect(readScript(request({ messages: [{ role: "user", content: mention }] })).text).toBe(mention);
+    expect((await readScript(request({ messages: [{ role: "user", content: mention }] }))).text).toBe(
+      mention,
+    );
   });
 
-  it("echoes tool results when the last user turn has no text", () => {
-    const script = readScript(
+  it("echoes tool results when the last user turn has no text", async () => {
+    const script = await readScript(
       request({
         messages: [
           { role: "user", content: "go" },
@@ -207,12 +209,12 @@ describe("hostile input costs linear work", () => {
       "x",
       "\n",
     );
-    fc.assert(
-      fc.property(fc.array(piece, { maxLength: 30 }), (parts) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 30 }), async (parts) => {
         const text = parts.join("");
-        let script: ReturnType<typeof readScript>;
+        let script: Awaited<ReturnType<typeof readScript>>;
         try {
-          script = readScript(request({ messages: [{ role: "user", content: text || "." }] }));
+          script = await readScript(request({ messages: [{ role: "user", content: text || "." }] }));
         } catch {
           return true; // a directive with non-object JSON: a 400 either way
         }
@@ -225,9 +227,16 @@ describe("hostile input costs linear work", () => {
     );
   });
 
-  it("640 KB of unclosed directive openers is read in one pass", () => {
+  it("a directive after 200 KB of openers is still found (the text is read in slices)", async () => {
+    const text = `${"[[".repeat(100_000)}[[tool:t]]`;
+    const script = await readScript(request({ messages: [{ role: "user", content: text }] }));
+    expect(script.tools).toEqual([{ name: "t" }]);
+    expect(script.text).toBe("[[".repeat(100_000));
+  });
+
+  it("640 KB of unclosed directive openers is read in one pass", async () => {
     const text = "[[tool:x {".repeat(64_000);
-    const script = readScript(request({ messages: [{ role: "user", content: text }] }));
+    const script = await readScript(request({ messages: [{ role: "user", content: text }] }));
     expect(script.tools).toEqual([]);
     expect(script.text.length).toBe(text.length);
   });

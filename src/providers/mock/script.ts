@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers/promises";
 import {
   ApiError,
   composeMcpToolName,
@@ -31,6 +32,8 @@ const KIND_START = new Set(KINDS.map((k) => k.charCodeAt(0)));
 const MAX_DELAY_MS = 60_000;
 /** Longest directive argument (a tool name, a status, a delay) and space before its JSON. */
 const MAX_ARG = 256;
+/** Text scanned for directives per turn of the event loop. */
+const SLICE_CHARS = 64 * 1024;
 
 /**
  * Reads the `[[kind:arg {json}]]` directives out of the last user turn. Same grammar as the
@@ -39,14 +42,22 @@ const MAX_ARG = 256;
  * search for the `}]]` that closes the JSON is remembered across openers, so text full of
  * unclosed `[[tool:x {` costs one pass, not one pass per opener.
  */
-export function readScript(req: MessageRequest): MockScript {
+export async function readScript(req: MessageRequest): Promise<MockScript> {
   const script: MockScript = { text: "", tools: [], streamError: false, delayMs: 0 };
   const source = lastUserText(req);
   const jsonClose = new NextIndex(source, "}]]");
+  // Every directive ends in `]]`: openers past the last one cannot start one.
+  const lastClose = source.lastIndexOf("]]");
   let out = "";
   let copied = 0;
+  let scannedTo = 0;
   // indexOf finds each opener natively: a long text without directives costs no JS loop per character.
-  for (let p = source.indexOf("[[", 0); p >= 0; p = source.indexOf("[[", p + 1)) {
+  for (let p = source.indexOf("[[", 0); p >= 0 && p < lastClose; p = source.indexOf("[[", p + 1)) {
+    // A text full of openers is read a slice per turn of the event loop, so no request holds it.
+    if (p - scannedTo > SLICE_CHARS) {
+      scannedTo = p;
+      await setImmediate();
+    }
     const d = directiveAt(source, p, jsonClose);
     if (!d) continue;
     applyDirective(script, d.kind, d.arg, d.json);
