@@ -33,6 +33,10 @@ export class RedisLimiter extends WindowLimiter {
     this.client = client;
   }
 
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
   /** Connects (waiting up to a couple of seconds); an unreachable Redis is logged and retried in the background. */
   static async connect(url: string, options: RedisLimiterOptions = {}): Promise<RedisLimiter> {
     const client = new Redis(url, {

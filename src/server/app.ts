@@ -11,6 +11,7 @@ import { countTokensRoutes } from "./routes/count-tokens.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { messagesRoutes } from "./routes/messages.ts";
 import { modelsRoutes } from "./routes/models.ts";
+import { operationsRoutes } from "./routes/operations.ts";
 import { rootRoutes } from "./routes/root.ts";
 
 declare module "fastify" {
@@ -65,6 +66,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     openapi: { info: { title: "Parley: Claude Messages API", version: "1" } },
   });
   await app.register(rootRoutes);
+  await app.register(async (ops) => operationsRoutes(ops, deps));
   await app.register(async (api) => {
     installApiHooks(api, deps);
     await messagesRoutes(api, deps);
