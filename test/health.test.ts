@@ -36,7 +36,7 @@ describe("/health and /ready", () => {
 
   it("/ready: store reachable, a failed eager model listed with its reason but not blocking, lazy not loaded", async () => {
     const res = await fetch(`${server.url}/ready`);
-    const body = await res.json();
+    const body = (await res.json()) as { checks: { redis?: unknown } };
     expect(res.status).toBe(200);
     expect(body).toMatchObject({
       status: "ready",
@@ -69,11 +69,17 @@ describe.skipIf(!REDIS)("/ready with Redis limits", () => {
     try {
       const ok = await fetch(`${up.url}/ready`);
       expect(ok.status).toBe(200);
-      expect(await ok.json()).toMatchObject({ status: "ready", checks: { redis: { ok: true }, store: { ok: true } } });
+      expect(await ok.json()).toMatchObject({
+        status: "ready",
+        checks: { redis: { ok: true }, store: { ok: true } },
+      });
       const bad = await fetch(`${down.url}/ready`);
       expect(bad.status).toBe(503);
-      const body = await bad.json();
-      expect(body).toMatchObject({ status: "not_ready", checks: { redis: { ok: false }, store: { ok: true } } });
+      const body = (await bad.json()) as { checks: { redis: { reason: string } } };
+      expect(body).toMatchObject({
+        status: "not_ready",
+        checks: { redis: { ok: false }, store: { ok: true } },
+      });
       expect(body.checks.redis.reason).toEqual(expect.any(String));
     } finally {
       await Promise.all([up.stop(), down.stop()]);
@@ -84,14 +90,17 @@ describe.skipIf(!REDIS)("/ready with Redis limits", () => {
 describe.skipIf(!existsSync(TINY))("/ready while an eager llama model loads", () => {
   it("is 503 naming the model as loading, then 200 once it has loaded", { timeout: 60_000 }, async () => {
     const port = await freePort();
-    const bodies: { status: number; body: { status: string; checks: { models: Record<string, unknown> } } }[] = [];
+    const bodies: {
+      status: number;
+      body: { status: string; checks: { models: Record<string, unknown> } };
+    }[] = [];
     let started = false;
     // Poll from the moment the port listens until startServer resolves (after the load).
     const polling = (async () => {
       while (!started) {
         try {
           const res = await fetch(`http://127.0.0.1:${port}/ready`);
-          bodies.push({ status: res.status, body: await res.json() });
+          bodies.push({ status: res.status, body: (await res.json()) as (typeof bodies)[number]["body"] });
         } catch {
           // not listening yet
         }
@@ -110,9 +119,20 @@ describe.skipIf(!existsSync(TINY))("/ready while an eager llama model loads", ()
       for (const b of loading)
         expect(b.body).toEqual({
           status: "not_ready",
-          checks: { store: { ok: true }, models: { tiny: { ok: false, load: expect.stringMatching(/^(loading|not_loaded)$/), reason: expect.any(String) } } },
+          checks: {
+            store: { ok: true },
+            models: {
+              tiny: {
+                ok: false,
+                load: expect.stringMatching(/^(loading|not_loaded)$/),
+                reason: expect.any(String),
+              },
+            },
+          },
         });
-      expect(loading.some((b) => (b.body.checks.models.tiny as { reason: string }).reason === "loading")).toBe(true);
+      expect(
+        loading.some((b) => (b.body.checks.models.tiny as { reason: string }).reason === "loading"),
+      ).toBe(true);
       // Once 200, never back to 503.
       const firstReady = bodies.findIndex((b) => b.status === 200);
       if (firstReady >= 0) expect(bodies.slice(firstReady).every((b) => b.status === 200)).toBe(true);

@@ -5,9 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import Anthropic from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { json, replyOpenAI, startFakeUpstream, type FakeUpstream } from "./fakes/http-upstream.ts";
+import { type FakeUpstream, json, replyOpenAI, startFakeUpstream } from "./fakes/http-upstream.ts";
 import { foldChunks, vllm } from "./fakes/openai-chunks.ts";
 import { parseScrape, type Scrape, scrape } from "./helpers/prometheus.ts";
 import { startTestServer, TEST_KEY, type TestServer } from "./helpers/server.ts";
@@ -95,10 +95,15 @@ describe("GET /metrics", () => {
     const d = delta(before, after);
 
     expect(d("parley_requests_total", { model: "mock", status: "200", error_type: "none" })).toBe(3);
-    expect(d("parley_requests_total", { model: "mock", status: "529", error_type: "overloaded_error" })).toBe(1);
-    expect(d("parley_requests_total", { model: "other", status: "404", error_type: "not_found_error" })).toBe(1);
+    expect(d("parley_requests_total", { model: "mock", status: "529", error_type: "overloaded_error" })).toBe(
+      1,
+    );
+    expect(d("parley_requests_total", { model: "other", status: "404", error_type: "not_found_error" })).toBe(
+      1,
+    );
     expect(d("parley_overloaded_total", { model: "mock" })).toBe(1);
-    const sum = (f: (u: Anthropic.Usage) => number | null) => [a, b, c].reduce((n, m) => n + (f(m.usage) ?? 0), 0);
+    const sum = (f: (u: Anthropic.Usage) => number | null) =>
+      [a, b, c].reduce((n, m) => n + (f(m.usage) ?? 0), 0);
     expect(d("parley_tokens_total", { model: "mock", type: "input" })).toBe(sum((u) => u.input_tokens));
     expect(d("parley_tokens_total", { model: "mock", type: "output" })).toBe(sum((u) => u.output_tokens));
     expect(sum((u) => u.output_tokens)).toBeGreaterThan(3);
@@ -107,7 +112,9 @@ describe("GET /metrics", () => {
     expect(d("parley_request_duration_seconds_count", { model: "mock", streamed: "true" })).toBe(1);
     expect(d("parley_time_to_first_token_seconds_count", { model: "mock", streamed: "false" })).toBe(2);
     expect(d("parley_time_to_first_token_seconds_count", { model: "mock", streamed: "true" })).toBe(1);
-    expect(d("parley_request_duration_seconds_bucket", { model: "mock", streamed: "true", le: "+Inf" })).toBe(1);
+    expect(d("parley_request_duration_seconds_bucket", { model: "mock", streamed: "true", le: "+Inf" })).toBe(
+      1,
+    );
     const multi = [a, b, c].filter((m) => m.usage.output_tokens > 1).length;
     expect(multi).toBeGreaterThan(0);
     expect(d("parley_generation_tokens_per_second_count", { model: "mock" })).toBe(multi);
@@ -163,7 +170,11 @@ describe("GET /metrics", () => {
       expect(before.value("parley_model_load_state", { model: "tiny", state: "loaded" })).toBe(1);
       expect(before.value("parley_model_load_state", { model: "tiny", state: "loading" })).toBe(0);
       const client = llama.client();
-      const params = { ...ask("tiny", "the same prompt twice, for the cache"), max_tokens: 4, temperature: 0 };
+      const params = {
+        ...ask("tiny", "the same prompt twice, for the cache"),
+        max_tokens: 4,
+        temperature: 0,
+      };
       const first = await client.messages.create(params);
       const second = await client.messages.create(params);
       const d = delta(before, await scrape(llama.url));
@@ -191,7 +202,11 @@ describe("metrics config", () => {
       expect(await none.json()).toMatchObject({ type: "error", error: { type: "authentication_error" } });
       const user = await fetch(`${locked.url}/metrics`, { headers: { "x-api-key": TEST_KEY } });
       expect(user.status).toBe(403);
-      expect((await scrape(locked.url, { "x-api-key": ADMIN_KEY })).value("parley_model_slots_busy", { model: "mock" })).toBe(0);
+      expect(
+        (await scrape(locked.url, { "x-api-key": ADMIN_KEY })).value("parley_model_slots_busy", {
+          model: "mock",
+        }),
+      ).toBe(0);
       const gone = await fetch(`${off.url}/metrics`);
       expect(gone.status).toBe(404);
       expect(await gone.json()).toMatchObject({ type: "error", error: { type: "not_found_error" } });
