@@ -62,7 +62,10 @@ async function startCeiling(json: string, sse: string[]): Promise<{ url: string;
   };
 }
 
-async function startParley(dataDir: string): Promise<{ url: string; close(): Promise<void> }> {
+async function startParley(
+  dataDir: string,
+  metrics = { enabled: true },
+): Promise<{ url: string; close(): Promise<void> }> {
   const { buildConfig } = await import("../src/config/index.ts");
   const { startServer } = await import("../src/server/index.ts");
   const config = buildConfig(
@@ -72,6 +75,7 @@ async function startParley(dataDir: string): Promise<{ url: string; close(): Pro
       data_dir: dataDir,
       keys: [{ key: KEY, name: "bench" }],
       models: [{ id: "mock", provider: "mock" }],
+      metrics,
     },
     {},
     {},
@@ -123,6 +127,13 @@ function ratios(run: string, ceiling: LoadResult, parley: LoadResult): { line: s
   };
 }
 
+/** Metrics on vs off: requests/s with metrics over requests/s without, and the added p99. */
+function metricsRatio(run: string, on: LoadResult, off: LoadResult): string {
+  const rps = (m: LoadResult) => m.requests / m.seconds;
+  const added = on.p99 - off.p99;
+  return `${run.padEnd(11)} ${fmt(rps(on))} vs ${fmt(rps(off))} req/s   ${(rps(on) / rps(off)).toFixed(3)} x   p99 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -139,10 +150,16 @@ async function main(): Promise<void> {
   const json = await sampleReply(parley.url, false);
   const sse = (await sampleReply(parley.url, true)).split(/(?<=\n\n)/);
   const ceiling = await startCeiling(json, sse);
+  // ---- metrics on vs off (issue 12): the same Parley with `metrics.enabled: false`, same run.
+  const noMetricsDir = await mkdtemp(join(tmpdir(), "parley-bench-nometrics-"));
+  const parleyNoMetrics = await startParley(noMetricsDir, { enabled: false });
+  // ---- end metrics on vs off
   const servers = [
     { name: "ceiling", url: ceiling.url },
     { name: "parley", url: parley.url },
+    { name: "no-metr", url: parleyNoMetrics.url },
   ].filter((s) => !values.only || s.name === values.only);
+  const metricsSummary: string[] = [];
   const worker = startLoadWorker();
 
   console.log(
@@ -177,14 +194,19 @@ async function main(): Promise<void> {
     const c = results.get("ceiling");
     const p = results.get("parley");
     if (c && p) summary.push(ratios(run.name, c, p));
+    const off = results.get("no-metr");
+    if (p && off) metricsSummary.push(metricsRatio(run.name, p, off));
   }
   if (summary.length) console.log("\nparley / ceiling (target: >= 0.5 x and < 2 ms added p99)");
   for (const s of summary) console.log(s.line);
+  if (metricsSummary.length) console.log("\nmetrics on / off (parley vs no-metr: metrics.enabled false)");
+  for (const line of metricsSummary) console.log(line);
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
   await worker.terminate();
-  await Promise.all([ceiling.close(), parley.close()]);
+  await Promise.all([ceiling.close(), parley.close(), parleyNoMetrics.close()]);
   await rm(dataDir, { recursive: true, force: true });
+  await rm(noMetricsDir, { recursive: true, force: true });
   process.exitCode = failures ? 1 : 0;
 }
 
