@@ -2,7 +2,6 @@ import type { Llama } from "node-llama-cpp";
 import type { LlamaModelConfig } from "../../config/index.ts";
 import {
   ApiError,
-  apiError,
   invalidRequest,
   type MessageRequest,
   modelUnavailable,
