@@ -68,7 +68,11 @@ async function startCeiling(json: string, sse: string[]): Promise<{ url: string;
   };
 }
 
-async function startParley(dataDir: string, root = ".."): Promise<{ url: string; close(): Promise<void> }> {
+async function startParley(
+  dataDir: string,
+  root = "..",
+  metrics = { enabled: true },
+): Promise<{ url: string; close(): Promise<void> }> {
   const { buildConfig } = await import(new URL(`${root}/src/config/index.ts`, import.meta.url).href);
   const { startServer } = await import(new URL(`${root}/src/server/index.ts`, import.meta.url).href);
   const config = buildConfig(
@@ -78,6 +82,8 @@ async function startParley(dataDir: string, root = ".."): Promise<{ url: string;
       data_dir: dataDir,
       keys: [{ key: KEY, name: "bench" }],
       models: [{ id: "mock", provider: "mock" }],
+      // Only when off: metrics are on by default, and an older checkout (--compare) knows no such key.
+      ...(metrics.enabled ? {} : { metrics }),
     },
     {},
     {},
@@ -135,6 +141,13 @@ function ratios(run: string, ceiling: LoadResult[], parley: LoadResult[]): strin
   return `${run.padEnd(11)} ${unit.padEnd(8)} ${ratio.toFixed(2)}× ceiling   p99 ${added >= 0 ? "+" : ""}${added.toFixed(3)} ms   ${cpu.toFixed(2)}× ceiling CPU per request${aim}`;
 }
 
+/** Metrics on vs off (issue 12): medians over rounds of the per-round rate and CPU ratios. */
+function versus(run: string, on: LoadResult[], off: LoadResult[], label: string): string {
+  const ratio = median(on.map((m, i) => rate(m) / rate(off[i] as LoadResult)));
+  const cpu = median(on.map((m, i) => cpuPerRequest(m) / cpuPerRequest(off[i] as LoadResult)));
+  return `${run.padEnd(11)} ${ratio.toFixed(2)}× ${label} rate   ${cpu.toFixed(2)}× ${label} CPU per request`;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -159,11 +172,15 @@ async function main(): Promise<void> {
     values.compare === undefined || baseDir === undefined
       ? undefined
       : await startParley(baseDir, pathToFileURL(resolve(values.compare)).href);
+  // The same Parley with `metrics.enabled: false`, measured in the same rounds: what metrics cost.
+  const noMetricsDir = await mkdtemp(join(tmpdir(), "parley-bench-nometrics-"));
+  const noMetrics = await startParley(noMetricsDir, "..", { enabled: false });
   const servers = [
     { name: "ceiling", url: ceiling.url },
     { name: "parley", url: parley.url },
+    { name: "no-metr", url: noMetrics.url },
     ...(base ? [{ name: "base", url: base.url }] : []),
-  ].filter((s) => !values.only || s.name === values.only);
+  ].filter((s) => !values.only || values.only.split(",").includes(s.name));
   const load = startLoadProcess();
 
   console.log(
@@ -210,24 +227,28 @@ async function main(): Promise<void> {
     if (pairs.length) console.log(`\n${name} / ceiling, median over rounds (aim: ≥ 0.7× at 64 connections)`);
     for (const line of pairs) console.log(line);
   }
-  const versusBase = runs.flatMap((run) => {
-    const b = results.get(`${run.name}|base`);
-    const p = results.get(`${run.name}|parley`);
-    if (!b || !p) return [];
-    const ratio = median(p.map((m, i) => rate(m) / rate(b[i] as LoadResult)));
-    const cpu = median(p.map((m, i) => cpuPerRequest(m) / cpuPerRequest(b[i] as LoadResult)));
-    return [
-      `${run.name.padEnd(11)} ${ratio.toFixed(2)}× base rate   ${cpu.toFixed(2)}× base CPU per request`,
-    ];
-  });
+  const compared = (other: string, label: string) =>
+    runs.flatMap((run) => {
+      const o = results.get(`${run.name}|${other}`);
+      const p = results.get(`${run.name}|parley`);
+      return o && p ? [versus(run.name, p, o, label)] : [];
+    });
+  const versusMetricsOff = compared("no-metr", "metrics-off");
+  if (versusMetricsOff.length)
+    console.log(
+      "\nmetrics on / off (parley vs the same server with metrics.enabled: false), median over rounds",
+    );
+  for (const line of versusMetricsOff) console.log(line);
+  const versusBase = compared("base", "base");
   if (versusBase.length)
     console.log(`\nparley / base (Parley as checked out at ${values.compare}), median over rounds`);
   for (const line of versusBase) console.log(line);
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
   await load.terminate();
-  await Promise.all([ceiling.close(), parley.close(), base?.close()]);
+  await Promise.all([ceiling.close(), parley.close(), noMetrics.close(), base?.close()]);
   await rm(dataDir, { recursive: true, force: true });
+  await rm(noMetricsDir, { recursive: true, force: true });
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
   process.exitCode = failures ? 1 : 0;
 }

@@ -358,6 +358,16 @@ export class BatchRepository {
     }
   }
 
+  /** Batches in each processing status, across the store (metrics). */
+  async countByStatus(): Promise<Partial<Record<ProcessingStatus, number>>> {
+    const rows = await this.db
+      .selectFrom("message_batches")
+      .select(["processing_status", sql<number | string>`count(*)`.as("n")])
+      .groupBy("processing_status")
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.processing_status, Number(r.n)]));
+  }
+
   /** Requests in each state, for the CLI and metrics. */
   async states(id: string): Promise<Partial<Record<BatchRequestState, number>>> {
     const rows = await this.db

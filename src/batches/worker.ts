@@ -70,6 +70,8 @@ export class BatchWorker {
   /** Requests this worker started, and how many of them gave their slot up to interactive load. */
   started = 0;
   preemptions = 0;
+  /** Requests this worker ended, by result type (metrics). */
+  readonly results: Partial<Record<EndedState, number>> = {};
 
   constructor(deps: BatchWorkerDeps) {
     this.deps = deps;
@@ -189,7 +191,7 @@ export class BatchWorker {
     const { repo } = this.deps;
     const key = { batch_id: c.batch_id, idx: c.idx };
     const principal = await this.principalOf(c.batch_id);
-    if (!principal) return void (await repo.complete(key, this.owner, "canceled", { type: "canceled" }));
+    if (!principal) return void (await this.complete(key, "canceled", { type: "canceled" }));
     const requestId = newRequestId();
     const now = this.deps.clock.now();
     // The same admission an HTTP request passes in the server's hooks: rate limits and budgets.
@@ -203,7 +205,7 @@ export class BatchWorker {
       if (e.status === 429 && wait > 0 && now + wait < expiresAt) {
         return repo.requeue(key, this.owner, now + wait, false);
       }
-      await repo.complete(key, this.owner, "errored", erroredResult(e, requestId));
+      await this.complete(key, "errored", erroredResult(e, requestId));
       return;
     }
     let ended: { state: EndedState; result: object };
@@ -241,7 +243,13 @@ export class BatchWorker {
     if (running.reason === "canceled" || running.reason === "expired") {
       ended = { state: running.reason, result: { type: running.reason } };
     }
-    await repo.complete(key, this.owner, ended.state, ended.result);
+    await this.complete(key, ended.state, ended.result);
+  }
+
+  /** Writes a request's result; counted when this instance still held it. */
+  private async complete(key: { batch_id: string; idx: number }, state: EndedState, result: object) {
+    if (await this.deps.repo.complete(key, this.owner, state, result))
+      this.results[state] = (this.results[state] ?? 0) + 1;
   }
 
   /** An overloaded or rate-limited backend is tried again with backoff, up to `max_attempts`. */

@@ -134,6 +134,10 @@ export function buildConfig(
       max_loop_ms: file.mcp?.max_loop_ms ?? 300_000,
       max_result_bytes: file.mcp?.max_result_bytes ?? 100_000,
     },
+    metrics: {
+      enabled: file.metrics?.enabled ?? true,
+      require_admin_key: file.metrics?.require_admin_key ?? false,
+    },
     source,
   };
   checkModelNames(config.models, source);

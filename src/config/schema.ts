@@ -223,6 +223,16 @@ export const BatchOptions = Type.Object(
   Strict,
 );
 
+export const MetricsOptions = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean({ description: "Serve GET /metrics and count (default true)" })),
+    require_admin_key: Type.Optional(
+      Type.Boolean({ description: "GET /metrics needs an admin key, as the admin API does (default false)" }),
+    ),
+  },
+  Strict,
+);
+
 export const FileOptions = Type.Object(
   {
     dir: Type.Optional(Type.String({ minLength: 1, description: "Default <data_dir>/files" })),
@@ -261,6 +271,7 @@ export const ConfigFile = Type.Object(
     batches: Type.Optional(BatchOptions),
     files: Type.Optional(FileOptions),
     mcp: Type.Optional(McpOptions),
+    metrics: Type.Optional(MetricsOptions),
   },
   Strict,
 );
@@ -323,6 +334,7 @@ export interface Config {
   };
   files: { dir: string; max_file_mb: number; allow_downloads: boolean };
   mcp: McpConfig;
+  metrics: { enabled: boolean; require_admin_key: boolean };
   /** Where the config came from, for messages. */
   source: string;
 }

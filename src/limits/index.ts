@@ -3,4 +3,10 @@ export { rateLimitHeaders } from "./headers.ts";
 export type { Limiter, TokenCharge } from "./limiter.ts";
 export { MemoryLimiter } from "./memory.ts";
 export { RedisLimiter, type RedisLimiterOptions } from "./redis.ts";
-export { type LimiterLogger, WindowLimiter, type WindowLimiterOptions } from "./window-limiter.ts";
+export {
+  type LimiterLogger,
+  type LimitHit,
+  limitHitOf,
+  WindowLimiter,
+  type WindowLimiterOptions,
+} from "./window-limiter.ts";

@@ -15,4 +15,6 @@ export interface Limiter {
   /** Charges the tokens a finished request used. */
   charge(principal: Principal, tokens: TokenCharge): Promise<void>;
   close?(): Promise<void>;
+  /** Rejects when the shared limit store (Redis) does not answer; absent for in-memory limits. */
+  ping?(): Promise<void>;
 }

@@ -33,6 +33,10 @@ export class RedisLimiter extends WindowLimiter {
     this.client = client;
   }
 
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
   /**
    * Connects, waiting up to a couple of seconds. Unreachable at start is an error (the start-up
    * retries it, then stops with a message); once started, outages are retried in the background

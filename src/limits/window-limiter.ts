@@ -182,11 +182,24 @@ export class WindowLimiter implements Limiter {
   }
 }
 
+/** Which limit a 429 hit (for metrics: one series per dimension and scope kind, never an id). */
+export interface LimitHit {
+  dimension: Dimension;
+  scope: "key" | "workspace";
+}
+
+const HIT = Symbol("limit hit");
+
+/** The limit behind a 429 from `admit`, if it came from one. */
+export function limitHitOf(err: unknown): LimitHit | undefined {
+  return err instanceof ApiError ? (err as ApiError & { [HIT]?: LimitHit })[HIT] : undefined;
+}
+
 /** A 429 naming the limit that frees up last, with the headers as they stand. */
 function reject(hit: LimitStatus[], all: LimitStatus[], now: Date): ApiError {
   const last = hit.reduce((a, b) => (b.resetAt > a.resetAt ? b : a));
   const seconds = Math.max(1, Math.ceil((last.resetAt - now.getTime()) / 1000));
   const err = rateLimited(limitMessage(last, seconds), seconds);
   Object.assign(err.headers, rateLimitHeaders(all));
-  return err;
+  return Object.assign(err, { [HIT]: { dimension: last.dim, scope: last.scope.kind } });
 }

@@ -11,6 +11,8 @@ export interface ProviderStatus {
   load?: LoadState;
   /** An upstream backend's base URLs, each with its health right now. */
   upstreams?: UpstreamHealth[];
+  /** A local model's prompt tokens so far: KV state reused from a slot vs evaluated afresh (for metrics). */
+  kv?: { reused_tokens: number; evaluated_tokens: number };
 }
 
 /** `not_loaded`: lazy and not asked for yet; `failed`: the last load failed (see `reason`). */
@@ -26,6 +28,10 @@ export interface UpstreamHealth {
   in_flight: number;
   /** While ejected: time until it is tried again. */
   retry_in_ms: number;
+  /** Failed attempts retried on this same upstream (after a connection reset), since start. */
+  retries?: number;
+  /** Failed attempts that moved on to another upstream, since start. */
+  failovers?: number;
 }
 
 export interface StreamOptions {

@@ -13,6 +13,7 @@ import { countTokensRoutes } from "./routes/count-tokens.ts";
 import { fileRoutes } from "./routes/files.ts";
 import { messagesRoutes } from "./routes/messages.ts";
 import { modelsRoutes } from "./routes/models.ts";
+import { operationsRoutes } from "./routes/operations.ts";
 import { rootRoutes } from "./routes/root.ts";
 
 declare module "fastify" {
@@ -74,6 +75,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
   });
   await app.register(rootRoutes);
   await app.register(async (scope) => consoleRoutes(scope));
+  await app.register(async (ops) => operationsRoutes(ops, deps));
   await app.register(async (api) => {
     installApiHooks(api, deps);
     await messagesRoutes(api, deps);

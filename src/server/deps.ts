@@ -1,6 +1,7 @@
 import type { KeyStore } from "../auth/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Limiter } from "../limits/index.ts";
+import type { Metrics } from "../metrics/index.ts";
 import type { ThinkingSigner } from "../protocol/index.ts";
 import type { ModelCatalog } from "../router/index.ts";
 import type { MessageService } from "../service/index.ts";
@@ -27,4 +28,8 @@ export interface AppDeps {
   /** Message batches and the Files API; present when the server has a store. */
   batches?: BatchServices;
   files?: FileServices;
+  /** This instance's Prometheus registry; absent when `metrics.enabled` is false. */
+  metrics?: Metrics;
+  /** The database `/ready` pings; absent when a caller brings its own key store and no store. */
+  store?: { ping(): Promise<void> };
 }

@@ -14,7 +14,12 @@ export function installApiHooks(app: FastifyInstance, deps: AppDeps): void {
   });
   app.addHook("preValidation", async (request, reply) => {
     if (!request.principal || request.routeOptions.config?.unlimited) return;
-    request.rateHeaders = await deps.limiter.admit(request.principal);
+    try {
+      request.rateHeaders = await deps.limiter.admit(request.principal);
+    } catch (err) {
+      deps.messages.countRefusal(err);
+      throw err;
+    }
     reply.headers(request.rateHeaders);
   });
 }

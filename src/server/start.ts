@@ -6,6 +6,7 @@ import { BatchRepository, BatchWorker, type Clock, systemClock } from "../batche
 import type { Config } from "../config/index.ts";
 import { FileRepository, FileResolver, FileStorage } from "../files/index.ts";
 import { type Limiter, MemoryLimiter } from "../limits/index.ts";
+import { Metrics } from "../metrics/index.ts";
 import { ThinkingSigner } from "../protocol/index.ts";
 import {
   createProvider,
@@ -60,6 +61,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   if (services?.createdKey) announceCreatedKey(services.createdKey);
   const store = options.store ?? services?.store;
   const clock = options.clock ?? systemClock;
+  const metrics = config.metrics.enabled ? new Metrics() : undefined;
   const files = store && {
     repo: new FileRepository(store.db),
     storage: new FileStorage(config.files.dir),
@@ -73,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     mcp: new McpConnector(config.mcp),
     inflight: new Set<AbortController>(),
     files: files && new FileResolver(files.repo, files.storage, clock),
+    metrics: metrics?.requests,
   };
   const messages = new MessageService(core);
   const batches = store && batchServices(store, config, { messages, catalog, clock, logger, files });
@@ -83,10 +86,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     messages,
     batches,
     files,
+    metrics,
+    store,
   };
+  metrics?.watch({
+    catalog,
+    recorder: core.recorder,
+    batches: batches && {
+      countByStatus: () => batches.repo.countByStatus(),
+      results: batches.worker?.results,
+    },
+  });
   const plugins = [...(services?.plugins ?? []), ...(options.plugins ?? [])];
   const app = await buildApp(deps, { ...options, logger, plugins });
-  await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
   const { host: listenHost, port: listenPort } = config.listen;
   try {
     await startupStep("listen", `${listenHost}:${listenPort}`, () =>
@@ -97,6 +109,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await services?.close();
     throw err;
   }
+  // Listening first lets `/health` answer and `/ready` say which eager model is still loading.
+  await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
   batches?.worker?.start();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.listen.port;

@@ -1,5 +1,6 @@
 import type { Principal } from "../auth/index.ts";
-import type { Limiter } from "../limits/index.ts";
+import { type Limiter, limitHitOf } from "../limits/index.ts";
+import type { RequestMetrics } from "../metrics/index.ts";
 import {
   ApiError,
   foldStream,
@@ -39,6 +40,8 @@ export interface MessageServiceDeps {
   inflight: Set<AbortController>;
   /** Resolves `{type: "file", file_id}` sources before the provider sees the request. */
   files?: FileSourceResolver;
+  /** Counters and histograms of this server instance (absent when `metrics.enabled` is false). */
+  metrics?: RequestMetrics;
 }
 
 /** Turns file references into what the chosen backend can read (see src/files). */
@@ -112,12 +115,40 @@ export class MessageService {
   }
 
   /** The rate limits and budgets an HTTP request passes at the edge (hooks.ts), for the batch worker. */
-  admit(principal: Principal): Promise<Record<string, string>> {
-    return this.deps.limiter.admit(principal);
+  async admit(principal: Principal): Promise<Record<string, string>> {
+    try {
+      return await this.deps.limiter.admit(principal);
+    } catch (err) {
+      this.countRefusal(err);
+      throw err;
+    }
+  }
+
+  /** A 429 from the limiter, for the 429s-by-limit series (the HTTP hooks call it too). */
+  countRefusal(err: unknown): void {
+    const hit = limitHitOf(err);
+    if (hit) this.deps.metrics?.rateLimited(hit);
   }
 
   /** protocol → router: normalises a validated body and checks the principal may run it here. */
   prepare(body: MessageCreateParams, context: RequestContext, principal: Principal): PreparedMessage {
+    try {
+      return this.check(body, context, principal);
+    } catch (err) {
+      const e = toApiError(err);
+      const model = this.deps.catalog.find(body.model)?.config.id ?? "other";
+      this.deps.metrics?.request({
+        model,
+        status: e.status,
+        errorType: e.type,
+        streamed: !!body.stream,
+        batch: false,
+      });
+      throw err;
+    }
+  }
+
+  private check(body: MessageCreateParams, context: RequestContext, principal: Principal): PreparedMessage {
     const normalised = toMessageRequest(body, context);
     const entry = resolveModel(this.deps.catalog, normalised.model, principal);
     checkCapabilities(entry, normalised);
@@ -205,6 +236,22 @@ export class MessageService {
     const { tally, status } = outcome;
     const billed = tally.billed();
     const ended = performance.now();
+    const ttftMs = tally.firstDeltaAt === undefined ? null : Math.round(tally.firstDeltaAt - t.started);
+    this.deps.metrics?.request({
+      model: entry.config.id,
+      status: tally.statusFor(status),
+      errorType: tally.errorType,
+      streamed: request.stream,
+      batch: call.batch !== undefined,
+      latencyMs: ended - t.started,
+      ttftMs: tally.firstDeltaAt === undefined ? null : tally.firstDeltaAt - t.started,
+      tokens: {
+        input: tally.input_tokens,
+        output: tally.output_tokens,
+        cacheRead: tally.cache_read_input_tokens,
+        cacheCreation: tally.cache_creation_input_tokens,
+      },
+    });
     this.deps.recorder.record({
       request_id: call.requestId,
       key_id: principal.keyId,
@@ -215,7 +262,7 @@ export class MessageService {
       error_type: tally.errorType,
       streamed: request.stream,
       latency_ms: Math.round(ended - t.started),
-      ttft_ms: tally.firstDeltaAt === undefined ? null : Math.round(tally.firstDeltaAt - t.started),
+      ttft_ms: ttftMs,
       started_at: t.startedAt,
       ...(call.batch ? { batch_id: call.batch.id, service_tier: "batch" as const } : {}),
     });

@@ -17,7 +17,7 @@ export type {
   MessageBatchTable,
 } from "./schema.ts";
 export { Store, type StoreOptions } from "./store.ts";
-export { discardUsage, type UsageRecord, type UsageRecorder } from "./usage-record.ts";
+export { discardUsage, type UsageRecord, type UsageRecorder, type UsageWriteStats } from "./usage-record.ts";
 export { BatchedUsageRecorder, type BatchOptions, type RecorderLogger } from "./usage-recorder.ts";
 export {
   BUCKET_LIMITS,

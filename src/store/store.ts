@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { KeyConfig } from "../config/index.ts";
 import { type Dialect, type OpenDatabase, openDatabase } from "./database.ts";
 import { DbKeyStore, type KeyCacheOptions } from "./db-key-store.ts";
@@ -72,6 +72,11 @@ export class Store {
   /** Tokens charged to a key or workspace since the start of this UTC month (budgets survive restarts). */
   tokensThisMonth(scope: { kind: "key" | "workspace"; id: string }, now = new Date()): Promise<number> {
     return tokensSince(this.db, scope, new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)));
+  }
+
+  /** A cheap round trip that proves the database answers (readiness). */
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
   }
 
   /** Writes buffered usage, then closes the database (once; later calls wait for the same close). */

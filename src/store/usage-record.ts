@@ -30,6 +30,14 @@ export interface UsageRecorder {
   /** Writes whatever is buffered (graceful shutdown). */
   flush?(): Promise<void>;
   close?(): Promise<void>;
+  /** Records waiting to be written, failed writes and dropped records since start (for metrics). */
+  stats?(): UsageWriteStats;
+}
+
+export interface UsageWriteStats {
+  pending: number;
+  flush_errors: number;
+  dropped: number;
 }
 
 export const discardUsage: UsageRecorder = { record() {} };

@@ -1,6 +1,6 @@
 import type { Insertable, Kysely } from "kysely";
 import type { Database, UsageTable } from "./schema.ts";
-import type { UsageRecord, UsageRecorder } from "./usage-record.ts";
+import type { UsageRecord, UsageRecorder, UsageWriteStats } from "./usage-record.ts";
 
 export interface RecorderLogger {
   warn(obj: object, msg: string): void;
@@ -37,6 +37,8 @@ export class BatchedUsageRecorder implements UsageRecorder {
   private flushing: Promise<void> | undefined;
   private closed = false;
   private failing = false;
+  private flushErrors = 0;
+  private dropped = 0;
 
   constructor(db: Kysely<Database>, options: BatchOptions = {}) {
     this.flushIntervalMs = options.flushIntervalMs ?? 500;
@@ -51,10 +53,15 @@ export class BatchedUsageRecorder implements UsageRecorder {
     return this.buffer.length;
   }
 
+  stats(): UsageWriteStats {
+    return { pending: this.buffer.length, flush_errors: this.flushErrors, dropped: this.dropped };
+  }
+
   record(r: UsageRecord): void {
     this.buffer.push(toRow(r));
     if (this.buffer.length > this.maxBuffered) {
       const dropped = this.buffer.splice(0, this.buffer.length - this.maxBuffered);
+      this.dropped += dropped.length;
       this.logger?.error({ dropped: dropped.length }, "usage buffer full: oldest records dropped");
     }
     if (this.buffer.length >= this.maxBatch) this.schedule(0);
@@ -104,6 +111,7 @@ export class BatchedUsageRecorder implements UsageRecorder {
         this.failing = false;
       } catch (err) {
         this.buffer.unshift(...batch);
+        this.flushErrors++;
         if (!this.failing)
           this.logger?.error(
             { err, pending: this.buffer.length },

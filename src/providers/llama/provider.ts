@@ -34,6 +34,8 @@ export class LlamaProvider implements Provider {
   private loaded: LoadedModel | undefined;
   private readonly retry = new LoadRetry();
   private readonly closing = new AbortController();
+  /** Prompt tokens since start whose KV state a slot already held, and those evaluated afresh. */
+  private readonly kv = { reused_tokens: 0, evaluated_tokens: 0 };
 
   constructor(config: LlamaModelConfig, deps: ProviderDeps, options: LlamaProviderOptions = {}) {
     this.settings = llamaSettings(config);
@@ -42,8 +44,9 @@ export class LlamaProvider implements Provider {
   }
 
   status(): ProviderStatus {
+    const kv = { ...this.kv };
     const failure = this.retry.failure;
-    if (failure) return { available: false, reason: failure, load: this.loading ? "loading" : "failed" };
+    if (failure) return { available: false, reason: failure, load: this.loading ? "loading" : "failed", kv };
     const window = this.loaded?.contextSize;
     if (window)
       return {
@@ -51,8 +54,9 @@ export class LlamaProvider implements Provider {
         contextWindow: window,
         maxOutputTokens: this.outputCap(window),
         load: "loaded",
+        kv,
       };
-    return { available: true, load: this.loading ? "loading" : "not_loaded" };
+    return { available: true, load: this.loading ? "loading" : "not_loaded", kv };
   }
 
   /** Replies are capped at `max_output_tokens`, else half the window. */
@@ -126,6 +130,8 @@ export class LlamaProvider implements Provider {
     const grammar =
       request.output_schema && !prompt.functions ? await this.grammar(loaded, request) : undefined;
     const lease = await loaded.pool.acquire(prompt.tokens, signal, sessionId);
+    this.kv.reused_tokens += lease.reused;
+    this.kv.evaluated_tokens += prompt.tokens.length - lease.reused;
     try {
       yield* runGeneration({
         req: request,

@@ -31,6 +31,8 @@ export class UpstreamPool {
   private readonly options: PoolOptions;
   private turn = 0;
   private healthTimer: NodeJS.Timeout | undefined;
+  /** Per upstream: attempts retried on it, and failed attempts that moved on to another (metrics). */
+  private readonly moves = new Map<Upstream, { retries: number; failovers: number }>();
 
   constructor(baseUrls: string[], options: PoolOptions) {
     this.options = options;
@@ -58,11 +60,13 @@ export class UpstreamPool {
   async send(build: (u: Upstream) => UpstreamCall, ctx: CallContext): Promise<UpstreamReply> {
     const tried = new Set<Upstream>();
     const failures: UpstreamFailure[] = [];
+    let failed: Upstream | undefined;
     for (
       let u = this.pick(tried);
       u && failures.length < Math.max(MAX_ATTEMPTS, this.upstreams.length);
       u = this.next(tried, failures)
     ) {
+      if (failed) this.countMove(failed, u);
       tried.add(u);
       try {
         return await u.open(build(u), ctx.signal);
@@ -74,6 +78,7 @@ export class UpstreamPool {
           throw errorForStatus(err.status ?? 500, message, err.retryAfterMs, this.options.model);
         }
         failures.push(err);
+        failed = u;
       }
     }
     throw exhaustedError(failures, this.options.model, this.retryInMs());
@@ -113,6 +118,8 @@ export class UpstreamPool {
       breaker: u.breaker.state,
       in_flight: u.outstanding,
       retry_in_ms: u.breaker.retryInMs,
+      retries: this.moves.get(u)?.retries ?? 0,
+      failovers: this.moves.get(u)?.failovers ?? 0,
     }));
     const usable = this.upstreams.filter((u) => u.healthy && u.breaker.state !== "open");
     if (usable.length > 0) return { available: true, upstreams };
@@ -129,6 +136,14 @@ export class UpstreamPool {
     clearInterval(this.healthTimer);
     this.healthTimer = undefined;
     await Promise.allSettled(this.upstreams.map((u) => u.close()));
+  }
+
+  /** A failed attempt on `from` went on to `to`: a retry when it is the same upstream, else a failover. */
+  private countMove(from: Upstream, to: Upstream): void {
+    const m = this.moves.get(from) ?? { retries: 0, failovers: 0 };
+    this.moves.set(from, m);
+    if (from === to) m.retries++;
+    else m.failovers++;
   }
 
   private retryInMs(): number | undefined {
