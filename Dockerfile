@@ -8,6 +8,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY src ./src
+COPY console/dist ./console/dist
 
 # Run stage: the same slim base, the app and its node_modules, as an unprivileged user.
 FROM node:24-slim
@@ -18,6 +19,7 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/src ./src
+COPY --from=build /app/console/dist ./console/dist
 COPY package.json ./
 RUN groupadd --system parley && useradd --system --gid parley --home-dir /data parley \
     && mkdir -p /data && chown parley:parley /data

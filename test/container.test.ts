@@ -102,7 +102,11 @@ describe("container files (Dockerfile, compose.yaml) without Docker", () => {
     }
     expect(existsSync(join(dir, "node_modules", "fastify"))).toBe(true);
     const bad: string[] = [];
-    for (const file of await listFiles(join(ROOT, "src"))) {
+    const files = [
+      ...(await listFiles(join(ROOT, "src"))),
+      ...(await listFiles(join(ROOT, "console", "dist"))),
+    ];
+    for (const file of files) {
       const text = await readFile(file, "utf8");
       for (const m of text.matchAll(/^import (?!type )[^;]*?from "([^"]+)"|import\("([^"]+)"\)/gm)) {
         const spec = (m[1] ?? m[2]) as string;
@@ -128,6 +132,12 @@ describe("container files (Dockerfile, compose.yaml) without Docker", () => {
       checks: { store: { ok: true }, models: { mock: { ok: true }, qwen: { ok: true } } },
     });
     if (REDIS_URL) expect(body.checks.redis).toEqual({ ok: true });
+  });
+
+  it("serves the built console, which the image copies", async () => {
+    const res = await fetch(`${url}/console`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toMatch(/<div id="app"|<script type="module"/);
   });
 
   it("serves /v1/messages on the mock with the key from the compose environment", async () => {
@@ -171,7 +181,11 @@ async function copyLikeDocker(to: string): Promise<void> {
   const ignored = (rel: string) =>
     ignore.some((p) => matchesGlob(rel, p) || rel.split("/").some((part) => matchesGlob(part, p)));
   for (const name of ["package.json", "package-lock.json"]) await cp(join(ROOT, name), join(to, name));
-  for (const file of await listFiles(join(ROOT, "src"))) {
+  const files = [
+    ...(await listFiles(join(ROOT, "src"))),
+    ...(await listFiles(join(ROOT, "console", "dist"))),
+  ];
+  for (const file of files) {
     const rel = relative(ROOT, file);
     if (ignored(rel)) continue;
     await mkdir(dirname(join(to, rel)), { recursive: true });
