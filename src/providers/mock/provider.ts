@@ -1,4 +1,4 @@
-import { setImmediate, setTimeout as sleep } from "node:timers/promises";
+import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import type { MockModelConfig } from "../../config/index.ts";
 import {
   type MessageRequest,
@@ -47,7 +47,7 @@ export class MockProvider implements Provider {
     const script = await readScript(req);
     if (script.errorStatus !== undefined) throw scriptedError(script.errorStatus);
     const out = new MessageStream(req.model, req.context.apiVersion);
-    await setImmediate(); // a huge prompt is read and counted in separate turns of the event loop
+    await nextTurn(); // a huge prompt is read and counted in separate turns of the event loop
     const inputTokens = await this.countTokens(req);
     // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
     const run = new Run(req, script, out, signal, this.signer);

@@ -1,4 +1,4 @@
-import { setImmediate } from "node:timers/promises";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   ApiError,
   composeMcpToolName,
@@ -56,7 +56,7 @@ export async function readScript(req: MessageRequest): Promise<MockScript> {
     // A text full of openers is read a slice per turn of the event loop, so no request holds it.
     if (p - scannedTo > SLICE_CHARS) {
       scannedTo = p;
-      await setImmediate();
+      await nextTurn();
     }
     const d = directiveAt(source, p, jsonClose);
     if (!d) continue;
