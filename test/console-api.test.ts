@@ -94,7 +94,15 @@ describe.each(databaseKinds)("console admin endpoints on %s", (kind) => {
           context_window: null,
           slots: { busy: 0, total: null, queued: 0, max_queue: 256 },
           upstreams: [
-            { url: "http://127.0.0.1:9/v1", healthy: true, breaker: "closed", in_flight: 0, retry_in_ms: 0 },
+            {
+              url: "http://127.0.0.1:9/v1",
+              healthy: true,
+              breaker: "closed",
+              in_flight: 0,
+              retry_in_ms: 0,
+              retries: 0,
+              failovers: 0,
+            },
           ],
         },
       ],

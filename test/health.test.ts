@@ -4,7 +4,7 @@
  * readiness back until it has loaded.
  */
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
+import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
@@ -64,8 +64,11 @@ describe("/health and /ready", () => {
 describe.skipIf(!REDIS)("/ready with Redis limits", () => {
   it("reports Redis reachable, and not ready with the reason when it is not", async () => {
     const up = await startTestServer({ limits: REDIS as string, storage: "sqlite::memory:" });
-    // Nothing listens on port 1: the limiter keeps retrying in the background.
-    const down = await startTestServer({ limits: "redis://127.0.0.1:1", storage: "sqlite::memory:" });
+    // Redis must answer at start (else the start fails): this one is reached through a proxy the
+    // test then closes, so it goes away after start and the limiter retries in the background.
+    const proxy = await redisProxy(new URL(REDIS as string));
+    const down = await startTestServer({ limits: proxy.url, storage: "sqlite::memory:" });
+    await proxy.close();
     try {
       const ok = await fetch(`${up.url}/ready`);
       expect(ok.status).toBe(200);
@@ -158,4 +161,28 @@ function freePort(): Promise<number> {
       s.close(() => resolvePort(port));
     });
   });
+}
+
+/** A TCP proxy to Redis that can be taken away: `close()` drops its connections and stops listening. */
+async function redisProxy(target: URL): Promise<{ url: string; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 6379), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => s.destroy());
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    close: async () => {
+      const closed = new Promise((resolve) => server.close(resolve));
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
 }
