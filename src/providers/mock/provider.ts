@@ -49,6 +49,7 @@ export class MockProvider implements Provider {
     const out = new MessageStream(req.model, req.context.apiVersion);
     await nextTurn(); // a huge prompt is read and counted in separate turns of the event loop
     const inputTokens = await this.countTokens(req);
+    await nextTurn(); // and tool input is generated in another
     // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
     const run = new Run(req, script, out, signal, this.signer);
     yield out.start({
