@@ -96,7 +96,8 @@ export function buildConfig(
     limits: file.limits ?? "memory",
     limits_on_failure: file.limits_on_failure ?? "open",
     keys: file.keys ?? [],
-    admin_keys: file.admin_keys ?? [],
+    // A file that names `${PARLEY_ADMIN_KEY}` itself (deploy/parley.yaml) gets it once.
+    admin_keys: [...new Set([...(file.admin_keys ?? []), ...adminKeyFromEnv(env.PARLEY_ADMIN_KEY, source)])],
     server: {
       body_limit_mb: file.server?.body_limit_mb ?? 32,
       ping_interval_ms: file.server?.ping_interval_ms ?? 10_000,
@@ -180,6 +181,14 @@ export function expandEnv(value: unknown, env: NodeJS.ProcessEnv, source: string
     );
   }
   return value;
+}
+
+/** PARLEY_ADMIN_KEY adds one admin key, so a fresh `npm start` can open the console without a file. */
+function adminKeyFromEnv(value: string | undefined, source: string): string[] {
+  if (value === undefined || value === "") return [];
+  if (value.length < 8)
+    throw new ConfigError(`Invalid config (${source}): PARLEY_ADMIN_KEY: must be at least 8 characters`);
+  return [value];
 }
 
 function parsePort(value: string | undefined, source: string): number | undefined {
