@@ -9,12 +9,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, matchesGlob, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PG_URL, postgresDatabase, REDIS_URL, redisPrefix, type TestDatabase } from "./helpers/databases.ts";
+import { freePort } from "./helpers/free-port.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const INSTALL_TIMEOUT_MS = 240_000;
@@ -249,16 +249,4 @@ async function waitFor(target: string, timeoutMs: number, log: () => string, exi
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${target} did not answer (within ${timeoutMs} ms or before exiting):\n${log()}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const p = typeof address === "object" && address ? address.port : 0;
-      s.close(() => resolvePort(p));
-    });
-  });
 }

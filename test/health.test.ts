@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { type AddressInfo, connect, createServer, type Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./helpers/free-port.ts";
 import { startTestServer, type TestServer } from "./helpers/server.ts";
 
 const MODELS_DIR = resolve(process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../shared/models"));
@@ -150,18 +151,6 @@ describe.skipIf(!existsSync(TINY))("/ready while an eager llama model loads", ()
     }
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** A TCP proxy to Redis that can be taken away: `close()` drops its connections and stops listening. */
 async function redisProxy(target: URL): Promise<{ url: string; close(): Promise<void> }> {

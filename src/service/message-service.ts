@@ -235,21 +235,22 @@ export class MessageService {
     const { entry, request, principal } = prepared;
     const { tally, status } = outcome;
     const billed = tally.billed();
+    const sent = tally.statusFor(status);
     const ended = performance.now();
-    const ttftMs = tally.firstDeltaAt === undefined ? null : Math.round(tally.firstDeltaAt - t.started);
+    const ttft = tally.firstDeltaAt === undefined ? null : tally.firstDeltaAt - t.started;
     this.deps.metrics?.request({
       model: entry.config.id,
-      status: tally.statusFor(status),
+      status: sent,
       errorType: tally.errorType,
       streamed: request.stream,
       batch: call.batch !== undefined,
       latencyMs: ended - t.started,
-      ttftMs: tally.firstDeltaAt === undefined ? null : tally.firstDeltaAt - t.started,
+      ttftMs: ttft,
       tokens: {
-        input: tally.input_tokens,
-        output: tally.output_tokens,
-        cacheRead: tally.cache_read_input_tokens,
-        cacheCreation: tally.cache_creation_input_tokens,
+        input: billed.input_tokens,
+        output: billed.output_tokens,
+        cacheRead: billed.cache_read_input_tokens,
+        cacheCreation: billed.cache_creation_input_tokens,
       },
     });
     this.deps.recorder.record({
@@ -258,11 +259,11 @@ export class MessageService {
       workspace_id: principal.workspaceId ?? null,
       model: entry.config.id,
       ...billed,
-      status: tally.statusFor(status),
+      status: sent,
       error_type: tally.errorType,
       streamed: request.stream,
       latency_ms: Math.round(ended - t.started),
-      ttft_ms: ttftMs,
+      ttft_ms: ttft === null ? null : Math.round(ttft),
       started_at: t.startedAt,
       ...(call.batch ? { batch_id: call.batch.id, service_tier: "batch" as const } : {}),
     });
@@ -274,7 +275,7 @@ export class MessageService {
       {
         model: entry.config.id,
         key: principal.name,
-        status: tally.statusFor(status),
+        status: sent,
         stream: request.stream,
         in: billed.input_tokens,
         out: billed.output_tokens,

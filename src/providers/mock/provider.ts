@@ -14,6 +14,9 @@ import { exampleFor } from "./example-input.ts";
 import { type MockScript, readScript, type ScriptedTool, scriptedError } from "./script.ts";
 import { countMockTokens, eachMockToken, renderMockPrompt } from "./tokens.ts";
 
+/** Work one reply may do in a turn of the event loop before it lets others run. */
+const TURN_BUDGET_MS = 2;
+
 /** Tokens generated between two turns of the event loop, so a long reply never holds it. */
 const TOKENS_PER_TURN = 64;
 
@@ -44,12 +47,20 @@ export class MockProvider implements Provider {
   }
 
   async *stream(req: MessageRequest, { signal }: StreamOptions): AsyncGenerator<StreamEvent> {
+    let turnStart = performance.now();
+    // A huge prompt is read, counted and answered in separate turns of the event loop; an
+    // ordinary one, done within the budget, pays no extra turn.
+    const yieldIfLong = async () => {
+      if (performance.now() - turnStart < TURN_BUDGET_MS) return;
+      await nextTurn();
+      turnStart = performance.now();
+    };
     const script = await readScript(req);
     if (script.errorStatus !== undefined) throw scriptedError(script.errorStatus);
     const out = new MessageStream(req.model, req.context.apiVersion);
-    await nextTurn(); // a huge prompt is read and counted in separate turns of the event loop
+    await yieldIfLong();
     const inputTokens = await this.countTokens(req);
-    await nextTurn(); // and tool input is generated in another
+    await yieldIfLong();
     // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
     const run = new Run(req, script, out, signal, this.signer);
     yield out.start({
