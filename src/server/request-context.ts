@@ -25,6 +25,8 @@ export function requestContext(request: FastifyRequest): RequestContext {
  * know yet: accepted, logged at debug.
  */
 export function logUnknownFields(request: FastifyRequest, body: object): void {
+  // Only logged at debug: below it, the scan of every request's fields is skipped.
+  if (request.log.level !== "debug" && request.log.level !== "trace") return;
   const unknown = Object.keys(body).filter((k) => !KNOWN_CREATE_FIELDS.has(k));
   if (unknown.length) request.log.debug({ fields: unknown }, "unknown request fields accepted");
   const values = unknownEnumValues(body);

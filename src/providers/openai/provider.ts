@@ -96,7 +96,10 @@ export class OpenAIProvider implements Provider {
             for (let i = 0; i < data.length; i++) {
               const d = data[i] as string;
               if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
-              else if (!sawDone && !t.done) yield* t.push(parseJson<OpenAIChunk>(d));
+              else if (!sawDone && !t.done) {
+                // for-of, not `yield*` of the array: that wraps it in an async iterator, costing awaits per event.
+                for (const event of t.push(parseJson<OpenAIChunk>(d))) yield event;
+              }
             }
             data.length = 0;
             if (t.done) break;
@@ -108,7 +111,7 @@ export class OpenAIProvider implements Provider {
         }
         reply.finish("ok");
         this.learn(t);
-        yield* tail;
+        for (const event of tail) yield event;
       } else {
         const res = await this.readJson<OpenAIResponse>(reply, requestId);
         let events: StreamEvent[];
