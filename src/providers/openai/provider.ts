@@ -121,7 +121,7 @@ export class OpenAIProvider implements Provider {
           throw this.midStream(err, reply, requestId);
         }
         this.learn(t);
-        yield* events;
+        for (const event of events) yield event;
       }
     } finally {
       this.noteToolCalls(t, requestId);
