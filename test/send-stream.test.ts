@@ -1,8 +1,9 @@
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeEvent, type StreamEvent } from "../src/protocol/index.ts";
+import { FrameWriter } from "../src/server/frame-writer.ts";
 import { sendStream } from "../src/server/send-stream.ts";
 import { UsageTally } from "../src/service/index.ts";
 
@@ -78,7 +79,7 @@ async function chunksOf(
 }
 
 describe("sendStream batches the frames of one event-loop turn", () => {
-  it("sends the first event with its ping at once, then each burst of events as one chunk", async () => {
+  it("sends the first event with its ping in the turn it came, then each burst of events as one chunk", async () => {
     const chunks = await chunksOf(async function* () {
       yield start;
       await delivered(PING);
@@ -106,10 +107,11 @@ describe("sendStream batches the frames of one event-loop turn", () => {
       }
       yield { type: "message_stop" };
     });
+    // message_start and the first delta came in one turn, so they left in one write.
     expect(chunks.slice(0, 3)).toEqual([
-      encodeEvent(start) + PING,
-      encodeEvent(delta("0")),
+      encodeEvent(start) + PING + encodeEvent(delta("0")),
       encodeEvent(delta("1")),
+      encodeEvent(delta("2")),
     ]);
     expect(chunks.join("")).toBe(
       encodeEvent(start) +
@@ -146,5 +148,54 @@ describe("sendStream batches the frames of one event-loop turn", () => {
     expect(body.slice((encodeEvent(start) + PING + encodeEvent(delta("x"))).length)).toMatch(
       /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"[^"]+"\}\}\n\n$/,
     );
+  });
+});
+
+describe("FrameWriter (the relay path's writer too)", () => {
+  /** What a raw socket read, read by read, for one GET whose handler drives a FrameWriter. */
+  async function readsOf(drive: (out: FrameWriter) => Promise<void>): Promise<string[]> {
+    app = Fastify();
+    app.get("/", async (_request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { "content-type": "text/event-stream" });
+      await drive(new FrameWriter(reply.raw));
+    });
+    await app.listen({ host: "127.0.0.1", port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    return new Promise((resolve, reject) => {
+      const reads: string[] = [];
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.write("GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+      });
+      socket.setEncoding("latin1");
+      socket.on("data", (d: string) => reads.push(d));
+      socket.on("end", () => resolve(reads));
+      socket.on("error", reject);
+    });
+  }
+
+  it("sends bytes queued in one turn and the end of the reply in one write", async () => {
+    const reads = await readsOf(async (out) => {
+      out.queue(Buffer.from("event: a\ndata: {}\n\n"));
+      out.queue(Buffer.from("event: b\ndata: {}\n\n"));
+      out.end();
+    });
+    expect(reads).toHaveLength(1);
+    expect(reads[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(reads[0]).toContain("event: a\ndata: {}\n\n");
+    expect(reads[0]?.endsWith("event: b\ndata: {}\n\n\r\n0\r\n\r\n")).toBe(true);
+  });
+
+  it("does not hold bytes back waiting for the end: a lone chunk leaves in its own turn", async () => {
+    const reads = await readsOf(async (out) => {
+      out.queue(Buffer.from("one"));
+      await new Promise((r) => setTimeout(r, 50));
+      out.queue("two");
+      out.end();
+    });
+    expect(reads).toHaveLength(2);
+    expect(reads[0]).toContain("one");
+    expect(reads[0]).not.toContain("two");
+    expect(reads[1]?.endsWith("two\r\n0\r\n\r\n")).toBe(true);
   });
 });

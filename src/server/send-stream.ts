@@ -1,7 +1,7 @@
-import type { ServerResponse } from "node:http";
 import type { FastifyReply } from "fastify";
 import { encodeEvent, SSE_HEADERS, type StreamEvent, toApiError } from "../protocol/index.ts";
 import type { UsageTally } from "../service/index.ts";
+import { FrameWriter } from "./frame-writer.ts";
 
 export interface StreamReplyOptions {
   headers: Record<string, string>;
@@ -28,7 +28,7 @@ export async function sendStream(
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
-  const out = new EventWriter(res);
+  const out = new FrameWriter(res);
   const pinger = setInterval(() => {
     if (out.idleFor() >= opts.pingIntervalMs) out.now(PING);
   }, opts.pingIntervalMs / 2);
@@ -36,8 +36,10 @@ export async function sendStream(
   try {
     if (!first.done) {
       opts.tally.observe(first.value);
-      // The first event goes out at once (with a ping after message_start), as the hosted API does.
-      out.now(
+      // A ping follows message_start, as the hosted API does. Queued like the rest, not written at
+      // once: when the upstream's whole reply is in one read, headers and all its events then
+      // leave in one write (a write on loopback costs about as much as the rest of the relay).
+      out.queue(
         first.value.type === "message_start" ? encodeEvent(first.value) + PING : encodeEvent(first.value),
       );
     }
@@ -70,79 +72,5 @@ export async function sendStream(
     clearInterval(pinger);
     it.return?.().catch(() => {});
     out.end();
-  }
-}
-
-/** Above this many queued characters the frames go out without waiting for the end of the tick. */
-const MAX_QUEUED = 64 * 1024;
-
-/**
- * Frames queued in one turn of the event loop (all the events one upstream chunk gave) go to the
- * socket in one write at its end, not one write (and one chunked-encoding frame) per event.
- */
-class EventWriter {
-  private pending = "";
-  private scheduled = false;
-  private lastWrite = performance.now();
-  private blocked: Promise<unknown> | undefined;
-  private readonly res: ServerResponse;
-  private readonly flushNow = () => this.flush();
-
-  constructor(res: ServerResponse) {
-    this.res = res;
-  }
-
-  /** Milliseconds since bytes last went out (or were queued to). */
-  idleFor(): number {
-    return this.pending ? 0 : performance.now() - this.lastWrite;
-  }
-
-  queue(frame: string): void {
-    this.pending += frame;
-    if (this.pending.length >= MAX_QUEUED) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushNow);
-    }
-  }
-
-  /** Queued frames and this one, written now. */
-  now(frame: string): void {
-    this.pending += frame;
-    this.flush();
-  }
-
-  /** Resolves once the socket takes more (backpressure), or at once; early if the client is gone. */
-  writable(): Promise<unknown> | undefined {
-    return this.blocked;
-  }
-
-  end(): void {
-    this.flush();
-    this.res.end();
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    if (!this.pending) return;
-    const chunk = this.pending;
-    this.pending = "";
-    this.lastWrite = performance.now();
-    if (this.res.destroyed || this.res.writableEnded) return;
-    if (!this.res.write(chunk) && !this.blocked) this.blocked = this.drained();
-  }
-
-  /** Resolves on drain or close, removing both listeners (a long stream may wait many times). */
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off("drain", done);
-        this.res.off("close", done);
-        this.blocked = undefined;
-        resolve();
-      };
-      this.res.on("drain", done);
-      this.res.on("close", done);
-    });
   }
 }

@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
   ApiError,
@@ -8,6 +7,7 @@ import {
 import type { RelayedReply } from "../../providers/index.ts";
 import type { ReplyChannel, UsageTally } from "../../service/index.ts";
 import type { AppDeps } from "../deps.ts";
+import { FrameWriter } from "../frame-writer.ts";
 import { logUnknownFields, requestContext } from "../request-context.ts";
 import { logStreamError } from "../request-log.ts";
 import { sendStream } from "../send-stream.ts";
@@ -82,12 +82,16 @@ async function sendRelayed(
     ...rateHeaders,
     "request-id": String(reply.request.id),
   });
+  // The chunks of one read leave at the end of the turn, with the end of the reply when it is there.
+  const out = new FrameWriter(reply.raw);
   for await (const chunk of relayed.body) {
     tally.firstDeltaAt ??= performance.now();
-    // A client that left never drains: stop waiting, the upstream is cancelled by the abort.
-    if (!reply.raw.write(chunk)) await Promise.race([once(reply.raw, "drain"), once(reply.raw, "close")]);
+    out.queue(chunk);
+    // A client that left never drains: the wait ends on close, and the abort cancels the upstream.
+    const blocked = out.writable();
+    if (blocked) await blocked;
   }
-  reply.raw.end();
+  out.end();
   const usage = await relayed.usage;
   if (usage) tally.fromUsage(usage);
 }
