@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type MessageCreateParams, ThinkingSigner, toMessageRequest } from "../src/protocol/index.ts";
 import { dropClaudeCodeBilling } from "../src/providers/llama/billing.ts";
+import { CacheEdits } from "../src/providers/llama/cache-edits.ts";
 import { toChatHistory } from "../src/providers/llama/history.ts";
 import { toGrammarSchema } from "../src/providers/llama/json-schema.ts";
 import { locateModelFile } from "../src/providers/llama/model-file.ts";
@@ -191,5 +192,82 @@ describe("toGrammarSchema bounds", () => {
       type: "string",
       minLength: 2,
     });
+  });
+});
+
+describe("CacheEdits", () => {
+  /** A decode or an edit the test settles by hand, recording when it started. */
+  const manual = (log: string[], name: string) => {
+    let settle = () => {};
+    const run = () => {
+      log.push(name);
+      return new Promise<void>((resolve) => {
+        settle = resolve;
+      });
+    };
+    return { run, settle: () => settle() };
+  };
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it("runs decodes at once while no sequence waits to edit its cache", async () => {
+    const edits = new CacheEdits();
+    const log: string[] = [];
+    await Promise.all([
+      edits.decode(1, async () => log.push("a")),
+      edits.decode(2, async () => log.push("b")),
+    ]);
+    expect(log).toEqual(["a", "b"]);
+  });
+
+  it("holds other sequences' decodes while one waits to edit, then queues them together", async () => {
+    const edits = new CacheEdits();
+    const log: string[] = [];
+    const erase = manual(log, "erase 3");
+    const edited = edits.edit(3, erase.run);
+    const held = [
+      edits.decode(1, async () => log.push("step 1")),
+      edits.decode(2, async () => log.push("step 2")),
+    ];
+    await turn();
+    expect(log).toEqual(["erase 3"]);
+    erase.settle();
+    await edited;
+    await Promise.all(held);
+    expect(log).toEqual(["erase 3", "step 1", "step 2"]);
+  });
+
+  it("lets the editing sequence's own decodes through, and its first one releases the others", async () => {
+    const edits = new CacheEdits();
+    const log: string[] = [];
+    const erase = manual(log, "erase 3");
+    const edited = edits.edit(3, erase.run);
+    const other = edits.decode(1, async () => log.push("step 1"));
+    await turn();
+    expect(log).toEqual(["erase 3"]);
+    // The erase re-evaluates tokens (outside the lock): that decode must not wait for itself.
+    await edits.decode(3, async () => log.push("re-evaluate 3"));
+    await other;
+    expect(log).toEqual(["erase 3", "step 1", "re-evaluate 3"]);
+    erase.settle();
+    await edited;
+  });
+
+  it("waits for every edit in progress, and a failed edit still releases the decodes", async () => {
+    const edits = new CacheEdits();
+    const log: string[] = [];
+    const first = manual(log, "erase 3");
+    const one = edits.edit(3, first.run);
+    const two = edits.edit(4, async () => {
+      log.push("erase 4");
+      throw new Error("cannot erase");
+    });
+    const held = edits.decode(1, async () => log.push("step 1"));
+    await expect(two).rejects.toThrow("cannot erase");
+    await turn();
+    expect(log).toEqual(["erase 3", "erase 4"]);
+    first.settle();
+    await one;
+    await held;
+    expect(log).toEqual(["erase 3", "erase 4", "step 1"]);
   });
 });

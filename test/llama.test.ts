@@ -292,6 +292,45 @@ describe.skipIf(!present)("llama provider through the server", () => {
     }
   });
 
+  it("starts a request whose slot holds another conversation while two replies are generating", async () => {
+    // Every slot holds a conversation of its own first, so each later request must erase one.
+    await Promise.all(
+      [1, 2, 3, 4].map((i) =>
+        client.messages.create({
+          model: "tiny",
+          max_tokens: 4,
+          messages: [{ role: "user", content: `Fill slot ${i} with this conversation` }],
+        }),
+      ),
+    );
+    /** Streams one reply, noting when its first delta and its message_stop arrived. */
+    const timed = (content: string, maxTokens: number) => {
+      const at: { first?: number; stop?: number } = {};
+      const stream = client.messages.stream({
+        model: "tiny",
+        max_tokens: maxTokens,
+        messages: [{ role: "user", content }],
+      });
+      stream.on("streamEvent", (e) => {
+        if (e.type === "content_block_delta") at.first ??= performance.now();
+        if (e.type === "message_stop") at.stop = performance.now();
+      });
+      return { at, done: stream.finalMessage() };
+    };
+    const long = [timed("Go on at length, first", 600), timed("Go on at length, second", 600)];
+    for (let i = 0; i < 500 && long.some((r) => r.at.first === undefined); i++) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(long.every((r) => r.at.first !== undefined && r.at.stop === undefined)).toBe(true);
+    // Both long replies are generating: a third request comes in, for a slot it must erase.
+    const late = timed("A short question", 4);
+    await late.done;
+    for (const r of long) expect((await r.done).stop_reason).toBe("max_tokens");
+    // Before the fix it waited (its cache edit locked out) until both long replies had ended.
+    const firstStop = Math.min(...long.map((r) => r.at.stop ?? 0));
+    expect(late.at.first).toBeLessThan(firstStop);
+  });
+
   it("frees the slot as soon as a streaming client aborts", async () => {
     const abort = new AbortController();
     const res = await fetch(`${server.url}/v1/messages`, {

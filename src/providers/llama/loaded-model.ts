@@ -8,6 +8,7 @@ import {
   resolveChatWrapper,
 } from "node-llama-cpp";
 import type { ProviderLogger } from "../provider.ts";
+import { prioritiseCacheEdits } from "./cache-edits.ts";
 import { contextBudget, mb, planSlots, type SlotPlan } from "./memory-plan.ts";
 import { locateModelFile } from "./model-file.ts";
 import { sharedLlama } from "./runtime.ts";
@@ -78,7 +79,7 @@ export async function loadModel({
       });
     const split = splitThreads(context, settings.threads, settings.batchThreads);
     const chatWrapper = resolveChatWrapper(model);
-    const pool = new SlotPool(context, plan.parallel, settings.maxQueue);
+    const pool = new SlotPool(context, plan.parallel, settings.maxQueue, prioritiseCacheEdits(context));
     logger.info(
       {
         model: settings.id,

@@ -1,5 +1,6 @@
 import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { ApiError, overloaded } from "../../protocol/index.ts";
+import type { CacheEdits } from "./cache-edits.ts";
 import { chooseSlot, takesPin } from "./slot-choice.ts";
 
 export interface Slot {
@@ -35,14 +36,14 @@ export class SlotPool {
   private clock = 0;
   private readonly maxQueue: number;
 
-  constructor(context: LlamaContext, count: number, maxQueue: number) {
+  /** `edits`, when given, lets each slot's cache edits in while the others generate. */
+  constructor(context: LlamaContext, count: number, maxQueue: number, edits?: CacheEdits) {
     this.maxQueue = maxQueue;
-    this.slots = Array.from({ length: count }, () => ({
-      sequence: context.getSequence(),
-      busy: false,
-      lastUsed: 0,
-      pinnedLength: 0,
-    }));
+    this.slots = Array.from({ length: count }, () => {
+      const sequence = context.getSequence();
+      edits?.watch(sequence);
+      return { sequence, busy: false, lastUsed: 0, pinnedLength: 0 };
+    });
   }
 
   get size(): number {
