@@ -1,7 +1,7 @@
 import type { LlamaContext, LlamaContextSequence } from "node-llama-cpp";
 
 type DecodeTokens = (request: { sequenceId: number }, ...rest: unknown[]) => Promise<unknown>;
-type EraseRanges = (ranges: unknown, options?: { skipLock?: boolean }) => Promise<void>;
+type EraseRanges = (...args: unknown[]) => Promise<void>;
 
 /**
  * Lets a slot's cache edit in while other slots generate. node-llama-cpp's dispatch loop holds
@@ -46,10 +46,9 @@ export class CacheEdits {
     const erase = internal._eraseContextTokenRanges;
     const id = internal._sequenceId;
     if (typeof erase !== "function" || typeof id !== "number") return;
-    const edited: EraseRanges = (ranges, options) =>
-      options?.skipLock
-        ? erase.call(sequence, ranges, options)
-        : this.edit(id, () => erase.call(sequence, ranges, options));
+    // Every erase takes the context lock (`skipLock` only skips the evaluation lock of the
+    // re-evaluation after it), so every one goes through `edit`.
+    const edited: EraseRanges = (...args) => this.edit(id, () => erase.apply(sequence, args));
     internal._eraseContextTokenRanges = edited;
   }
 
