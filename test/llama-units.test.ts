@@ -213,8 +213,8 @@ describe("CacheEdits", () => {
     const edits = new CacheEdits();
     const log: string[] = [];
     await Promise.all([
-      edits.decode(1, async () => log.push("a")),
-      edits.decode(2, async () => log.push("b")),
+      edits.decode(1, 1, async () => log.push("a")),
+      edits.decode(2, 1, async () => log.push("b")),
     ]);
     expect(log).toEqual(["a", "b"]);
   });
@@ -225,8 +225,8 @@ describe("CacheEdits", () => {
     const erase = manual(log, "erase 3");
     const edited = edits.edit(3, erase.run);
     const held = [
-      edits.decode(1, async () => log.push("step 1")),
-      edits.decode(2, async () => log.push("step 2")),
+      edits.decode(1, 1, async () => log.push("step 1")),
+      edits.decode(2, 1, async () => log.push("step 2")),
     ];
     await turn();
     expect(log).toEqual(["erase 3"]);
@@ -241,11 +241,11 @@ describe("CacheEdits", () => {
     const log: string[] = [];
     const erase = manual(log, "erase 3");
     const edited = edits.edit(3, erase.run);
-    const other = edits.decode(1, async () => log.push("step 1"));
+    const other = edits.decode(1, 1, async () => log.push("step 1"));
     await turn();
     expect(log).toEqual(["erase 3"]);
     // The erase re-evaluates tokens (outside the lock): that decode must not wait for itself.
-    await edits.decode(3, async () => log.push("re-evaluate 3"));
+    await edits.decode(3, 1, async () => log.push("re-evaluate 3"));
     await other;
     expect(log).toEqual(["erase 3", "step 1", "re-evaluate 3"]);
     erase.settle();
@@ -261,7 +261,7 @@ describe("CacheEdits", () => {
       log.push("erase 4");
       throw new Error("cannot erase");
     });
-    const held = edits.decode(1, async () => log.push("step 1"));
+    const held = edits.decode(1, 1, async () => log.push("step 1"));
     await expect(two).rejects.toThrow("cannot erase");
     await turn();
     expect(log).toEqual(["erase 3", "erase 4"]);
@@ -269,5 +269,30 @@ describe("CacheEdits", () => {
     await one;
     await held;
     expect(log).toEqual(["erase 3", "erase 4", "step 1"]);
+  });
+
+  it("holds nothing while a prompt is decoded: the loop keeps the lock until it is read anyway", async () => {
+    const edits = new CacheEdits();
+    const log: string[] = [];
+    const erase = manual(log, "erase 3");
+    const edited = edits.edit(3, erase.run);
+    const before = edits.decode(1, 1, async () => log.push("step 1"));
+    await turn();
+    expect(log).toEqual(["erase 3"]);
+    const prompt = manual(log, "prompt 4");
+    const reading = edits.decode(4, 2000, prompt.run);
+    await before;
+    await edits.decode(2, 1, async () => log.push("step 2"));
+    expect(log).toEqual(["erase 3", "step 1", "prompt 4", "step 2"]);
+    prompt.settle();
+    await reading;
+    // The prompt is read: holding resumes until the edit is through.
+    const after = edits.decode(1, 1, async () => log.push("step 1 again"));
+    await turn();
+    expect(log).toHaveLength(4);
+    erase.settle();
+    await edited;
+    await after;
+    expect(log.at(-1)).toBe("step 1 again");
   });
 });

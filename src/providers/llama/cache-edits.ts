@@ -1,7 +1,13 @@
 import type { LlamaContext, LlamaContextSequence } from "node-llama-cpp";
 
-type DecodeTokens = (request: { sequenceId: number }, ...rest: unknown[]) => Promise<unknown>;
+type DecodeTokens = (
+  request: { sequenceId: number; tokens: readonly unknown[] },
+  ...rest: unknown[]
+) => Promise<unknown>;
 type EraseRanges = (...args: unknown[]) => Promise<void>;
+
+/** A decode of more tokens than this is prompt processing, which keeps the loop (and lock) busy anyway. */
+const STEP_TOKENS = 8;
 
 /**
  * Lets a slot's cache edit in while other slots generate. node-llama-cpp's dispatch loop holds
@@ -15,16 +21,20 @@ type EraseRanges = (...args: unknown[]) => Promise<void>;
  * So while a sequence waits to edit its cache, the other sequences' decodes are held back: the
  * queue drains after the decode in flight, the loop ends, the edit gets the lock, and then the
  * held decodes are queued, in one turn. The editing sequence's own decodes pass (an erase may
- * re-evaluate tokens, and its next decode means its edit is through the lock).
+ * re-evaluate tokens, and its next decode means its edit is through the lock). While a prompt is
+ * being decoded nothing is held: the loop keeps the lock until that prompt is read whatever the
+ * others do, so holding them would only stall their replies for as long.
  */
 export class CacheEdits {
   private readonly editing = new Set<number>();
   private held: (() => void)[] = [];
+  private prompts = 0;
 
   /** Runs a decode now, or once no other sequence is waiting to edit its cache. */
-  decode<T>(sequenceId: number, run: () => Promise<T>): Promise<T> {
+  decode<T>(sequenceId: number, tokens: number, run: () => Promise<T>): Promise<T> {
     if (this.editing.has(sequenceId)) this.done(sequenceId);
-    if (this.editing.size === 0) return run();
+    if (tokens > STEP_TOKENS) return this.prompt(run);
+    if (!this.holding()) return run();
     return new Promise<T>((resolve, reject) => {
       this.held.push(() => run().then(resolve, reject));
     });
@@ -52,8 +62,28 @@ export class CacheEdits {
     internal._eraseContextTokenRanges = edited;
   }
 
+  private prompt<T>(run: () => Promise<T>): Promise<T> {
+    this.prompts++;
+    this.release();
+    const result = run();
+    const ended = () => {
+      this.prompts--;
+    };
+    result.then(ended, ended);
+    return result;
+  }
+
+  private holding(): boolean {
+    return this.editing.size > 0 && this.prompts === 0;
+  }
+
   private done(sequenceId: number): void {
-    if (!this.editing.delete(sequenceId) || this.editing.size > 0) return;
+    if (this.editing.delete(sequenceId)) this.release();
+  }
+
+  /** Queues the held decodes, in one turn, once nothing is to be held any more. */
+  private release(): void {
+    if (this.holding() || this.held.length === 0) return;
     const held = this.held;
     this.held = [];
     for (const queue of held) queue();
@@ -71,7 +101,7 @@ export function prioritiseCacheEdits(context: LlamaContext): CacheEdits | undefi
   if (typeof original !== "function") return undefined;
   const edits = new CacheEdits();
   const decodeTokens: DecodeTokens = (request, ...rest) =>
-    edits.decode(request.sequenceId, () => original.call(context, request, ...rest));
+    edits.decode(request.sequenceId, request.tokens.length, () => original.call(context, request, ...rest));
   internal._decodeTokens = decodeTokens;
   return edits;
 }
