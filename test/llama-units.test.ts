@@ -208,6 +208,13 @@ describe("CacheEdits", () => {
     return { run, settle: () => settle() };
   };
   const turn = () => new Promise((r) => setImmediate(r));
+  /** Sequence 3 waiting to erase its cache, until `erase.settle()`. */
+  const erasing = () => {
+    const edits = new CacheEdits();
+    const log: string[] = [];
+    const erase = manual(log, "erase 3");
+    return { edits, log, erase, edited: edits.edit(3, erase.run) };
+  };
 
   it("runs decodes at once while no sequence waits to edit its cache", async () => {
     const edits = new CacheEdits();
@@ -220,10 +227,7 @@ describe("CacheEdits", () => {
   });
 
   it("holds other sequences' decodes while one waits to edit, then queues them together", async () => {
-    const edits = new CacheEdits();
-    const log: string[] = [];
-    const erase = manual(log, "erase 3");
-    const edited = edits.edit(3, erase.run);
+    const { edits, log, erase, edited } = erasing();
     const held = [
       edits.decode(1, 1, async () => log.push("step 1")),
       edits.decode(2, 1, async () => log.push("step 2")),
@@ -237,10 +241,7 @@ describe("CacheEdits", () => {
   });
 
   it("lets the editing sequence's own decodes through, and its first one releases the others", async () => {
-    const edits = new CacheEdits();
-    const log: string[] = [];
-    const erase = manual(log, "erase 3");
-    const edited = edits.edit(3, erase.run);
+    const { edits, log, erase, edited } = erasing();
     const other = edits.decode(1, 1, async () => log.push("step 1"));
     await turn();
     expect(log).toEqual(["erase 3"]);
@@ -253,10 +254,7 @@ describe("CacheEdits", () => {
   });
 
   it("waits for every edit in progress, and a failed edit still releases the decodes", async () => {
-    const edits = new CacheEdits();
-    const log: string[] = [];
-    const first = manual(log, "erase 3");
-    const one = edits.edit(3, first.run);
+    const { edits, log, erase: first, edited: one } = erasing();
     const two = edits.edit(4, async () => {
       log.push("erase 4");
       throw new Error("cannot erase");
@@ -272,10 +270,7 @@ describe("CacheEdits", () => {
   });
 
   it("holds nothing while a prompt is decoded: the loop keeps the lock until it is read anyway", async () => {
-    const edits = new CacheEdits();
-    const log: string[] = [];
-    const erase = manual(log, "erase 3");
-    const edited = edits.edit(3, erase.run);
+    const { edits, log, erase, edited } = erasing();
     const before = edits.decode(1, 1, async () => log.push("step 1"));
     await turn();
     expect(log).toEqual(["erase 3"]);

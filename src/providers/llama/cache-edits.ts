@@ -32,7 +32,7 @@ export class CacheEdits {
 
   /** Runs a decode now, or once no other sequence is waiting to edit its cache. */
   decode<T>(sequenceId: number, tokens: number, run: () => Promise<T>): Promise<T> {
-    if (this.editing.has(sequenceId)) this.done(sequenceId);
+    this.done(sequenceId); // a decode of the editing sequence means its edit is through the lock
     if (tokens > STEP_TOKENS) return this.prompt(run);
     if (!this.holding()) return run();
     return new Promise<T>((resolve, reject) => {
