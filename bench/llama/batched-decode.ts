@@ -7,7 +7,7 @@
  *   node bench/llama/batched-decode.ts [--model 135m|0.5b|FILE.gguf] [--steps 48] [--rounds 3]
  *
  * It is the same measurement as llama.cpp's `llama-batched-bench` (S_TG t/s for npl 1,2,4),
- * which needs a llama.cpp build; see docs/readme-inference-speed.md for both.
+ * which needs a llama.cpp build; see docs/inference-speed.md for both.
  */
 import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
