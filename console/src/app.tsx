@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { session } from "./api.ts";
 import { I18n, initialLang, type Key, LANGS, type Lang, saveLang, translator } from "./i18n.ts";
 import { KeysView } from "./views/keys.tsx";
@@ -23,7 +23,10 @@ export function App() {
   const i18n = useMemo(() => ({ lang, t: translator(lang) }), [lang]);
   const { t } = i18n;
 
-  useEffect(() => {
+  // A layout effect, not a plain one: <html lang> changes in the same commit as the text, so a
+  // screen reader (or a test) never sees Chinese text under lang="en". A plain effect runs after
+  // paint, and the browser test caught the window between the two.
+  useLayoutEffect(() => {
     saveLang(lang);
     document.title = t("title");
   }, [lang, t]);
