@@ -1,6 +1,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toEnvelopeError } from "../src/server/errors.ts";
+import { parseScrape } from "./helpers/prometheus.ts";
 import { parseSse, startTestServer, TEST_KEY, type TestServer } from "./helpers/server.ts";
 
 let server: TestServer;
@@ -138,7 +139,15 @@ describe("error envelope over raw HTTP", () => {
 
   it("413 for a body over the limit", async () => {
     const big = { ...hello, messages: [{ role: "user", content: "x".repeat(1024 * 1024 + 10) }] };
+    const count = async () =>
+      parseScrape(await (await fetch(`${server.url}/metrics`)).text()).value("parley_requests_total", {
+        model: "other",
+        status: "413",
+        error_type: "request_too_large",
+      });
+    const before = await count();
     await expectEnvelope(await server.post("/v1/messages", big), 413, "request_too_large");
+    expect((await count()) - before).toBe(1); // counted, with no model: the body was never parsed
   });
 
   it("422 when the model lacks a requested feature", async () => {

@@ -157,6 +157,45 @@ describe("GET /metrics", () => {
     const d = delta(before, await scrape(server.url));
     expect(d("parley_rate_limited_total", { limit: "requests", scope: "key" })).toBe(1);
     expect(d("parley_requests_total", { model: "mock", status: "200", error_type: "none" })).toBe(1);
+    expect(d("parley_requests_total", { model: "mock", status: "429", error_type: "rate_limit_error" })).toBe(
+      1,
+    );
+  });
+
+  it("counts message requests refused at the edge (key, body, schema) once each, by the model they named", async () => {
+    const post = (body: string, headers: Record<string, string> = { "x-api-key": TEST_KEY }) =>
+      fetch(`${server.url}/v1/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body,
+      }).then((r) => r.status);
+    const before = await scrape(server.url);
+    const statuses = [
+      await post(JSON.stringify(ask("mock")), {}), // no key
+      await post(JSON.stringify(ask("mock")), { "x-api-key": "sk-not-a-key-0000" }),
+      await post('{"model": "mock", "max_tokens": 5, "messages": [', undefined), // broken JSON
+      await post(JSON.stringify({ model: "mock-alias", messages: [] })), // no max_tokens
+      await post(JSON.stringify({ ...ask("mock"), stream: true, temperature: "hot" })),
+      await post(JSON.stringify(ask("no-such-model"))), // refused by the service, not the edge
+    ];
+    const d = delta(before, await scrape(server.url));
+    expect(statuses).toEqual([401, 401, 400, 400, 400, 404]);
+    // The body is read after the key is checked: a refused key names no model.
+    expect(
+      d("parley_requests_total", { model: "other", status: "401", error_type: "authentication_error" }),
+    ).toBe(2);
+    expect(
+      d("parley_requests_total", { model: "other", status: "400", error_type: "invalid_request_error" }),
+    ).toBe(1);
+    expect(
+      d("parley_requests_total", { model: "mock", status: "400", error_type: "invalid_request_error" }),
+    ).toBe(2);
+    expect(d("parley_requests_total", { model: "other", status: "404", error_type: "not_found_error" })).toBe(
+      1,
+    );
+    // Refusals are counted, not timed.
+    expect(d("parley_request_duration_seconds_count", { model: "mock", streamed: "true" })).toBe(0);
+    expect(d("parley_request_duration_seconds_count", { model: "mock", streamed: "false" })).toBe(0);
   });
 
   it("a llama fixture model counts KV tokens reused vs evaluated", { timeout: 60_000 }, async (ctx) => {

@@ -36,7 +36,7 @@ export class RequestMetrics {
     const registers = [registry];
     this.requests = new Counter({
       name: "parley_requests_total",
-      help: "Message requests that reached the message service, by model, HTTP status and error type",
+      help: "Message requests by model, HTTP status and error type, refusals at the edge (key, limits, body) included",
       labelNames: ["model", "status", "error_type"],
       registers,
     });

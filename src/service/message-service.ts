@@ -130,22 +130,36 @@ export class MessageService {
     if (hit) this.deps.metrics?.rateLimited(hit);
   }
 
+  /**
+   * A message request the HTTP edge refused before it got here (key, limits, body, schema),
+   * counted in the same series as the service's own refusals; `body` is whatever was parsed.
+   */
+  countEdgeRefusal(body: unknown, err: ApiError): void {
+    const { model, stream } = (typeof body === "object" && body !== null ? body : {}) as {
+      model?: unknown;
+      stream?: unknown;
+    };
+    this.countRefused(typeof model === "string" ? model : undefined, stream === true, err);
+  }
+
   /** protocol → router: normalises a validated body and checks the principal may run it here. */
   prepare(body: MessageCreateParams, context: RequestContext, principal: Principal): PreparedMessage {
     try {
       return this.check(body, context, principal);
     } catch (err) {
-      const e = toApiError(err);
-      const model = this.deps.catalog.find(body.model)?.config.id ?? "other";
-      this.deps.metrics?.request({
-        model,
-        status: e.status,
-        errorType: e.type,
-        streamed: !!body.stream,
-        batch: false,
-      });
+      this.countRefused(body.model, !!body.stream, toApiError(err));
       throw err;
     }
+  }
+
+  private countRefused(model: string | undefined, streamed: boolean, e: ApiError): void {
+    this.deps.metrics?.request({
+      model: (model !== undefined && this.deps.catalog.find(model)?.config.id) || "other",
+      status: e.status,
+      errorType: e.type,
+      streamed,
+      batch: false,
+    });
   }
 
   private check(body: MessageCreateParams, context: RequestContext, principal: Principal): PreparedMessage {

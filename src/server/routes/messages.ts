@@ -7,6 +7,7 @@ import {
 import type { RelayedReply } from "../../providers/index.ts";
 import type { ReplyChannel, UsageTally } from "../../service/index.ts";
 import type { AppDeps } from "../deps.ts";
+import { toEnvelopeError } from "../errors.ts";
 import { FrameWriter } from "../frame-writer.ts";
 import { logUnknownFields, requestContext } from "../request-context.ts";
 import { logStreamError } from "../request-log.ts";
@@ -14,10 +15,20 @@ import { sendStream } from "../send-stream.ts";
 
 /** POST /v1/messages: the HTTP edge of the message service (SSE, folded JSON or relayed bytes). */
 export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  /** Requests whose handler ran: from there on the message service counts the outcome itself. */
+  const reachedService = new WeakSet<FastifyRequest>();
   app.post<{ Body: MessageCreateParams }>(
     "/v1/messages",
-    { schema: { body: MessageCreateSchema, summary: "Create a message", tags: ["messages"] } },
+    {
+      schema: { body: MessageCreateSchema, summary: "Create a message", tags: ["messages"] },
+      // Refused at the edge (key, limits, body, schema): counted too, so a dashboard sees 401s and 400s.
+      onError: async (request, _reply, err) => {
+        if (reachedService.has(request)) return;
+        deps.messages.countEdgeRefusal(request.body, toEnvelopeError(err, deps.config.server.body_limit_mb));
+      },
+    },
     async (request, reply) => {
+      reachedService.add(request);
       logUnknownFields(request, request.body);
       const prepared = deps.messages.prepare(request.body, requestContext(request), principalOf(request));
       const abort = new AbortController();
