@@ -4,6 +4,7 @@ import SQLite from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../src/batches/index.ts";
 import { ask, resultsOf, waitForEnd } from "./helpers/batches.ts";
+import { scrape } from "./helpers/prometheus.ts";
 import { startTestServer, TEST_KEY, type TestServer } from "./helpers/server.ts";
 
 const ADMIN_KEY = "sk-admin-batches-01";
@@ -43,6 +44,7 @@ describe("message batches on the mock", () => {
       custom_id: `req-${i}`,
       params: ask(i % 10 === 3 ? "[[error:400]] no" : i % 10 === 7 ? "[[error:500]] boom" : `echo ${i}`),
     }));
+    const before = await scrape(server.url);
     const created = await client.messages.batches.create({ requests });
     expect(created).toMatchObject({
       type: "message_batch",
@@ -66,6 +68,21 @@ describe("message batches on the mock", () => {
     });
     expect(ended.results_url).toBe(`${server.url}/v1/messages/batches/${created.id}/results`);
     expect(ended.ended_at).not.toBeNull();
+    // The operator's view of the same batch: the worker's results and the store's batch counts.
+    const after = await scrape(server.url);
+    const d = (name: string, labels: Record<string, string>) =>
+      after.value(name, labels) - before.value(name, labels);
+    expect(d("parley_batch_requests_total", { result: "succeeded" })).toBe(240);
+    expect(d("parley_batch_requests_total", { result: "errored" })).toBe(60);
+    expect(d("parley_batches", { processing_status: "ended" })).toBe(1);
+    expect(after.value("parley_batches", { processing_status: "in_progress" })).toBe(0);
+    expect(d("parley_requests_total", { model: "mock", status: "200", error_type: "none" })).toBe(240);
+    expect(
+      d("parley_requests_total", { model: "mock", status: "400", error_type: "invalid_request_error" }),
+    ).toBe(30);
+    expect(d("parley_requests_total", { model: "mock", status: "500", error_type: "api_error" })).toBe(30);
+    // Batch runs wait for idle slots: counted, but kept out of the latency histograms.
+    expect(d("parley_request_duration_seconds_count", { model: "mock", streamed: "false" })).toBe(0);
 
     const lines = await resultsOf(client, created.id);
     expect(lines.map((l) => l.custom_id).sort()).toEqual(requests.map((r) => r.custom_id).sort());

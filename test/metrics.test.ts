@@ -51,6 +51,7 @@ describe("GET /metrics", () => {
           health_check_ms: 0,
         },
         { id: "flaky", provider: "openai", base_url: `${flaky.origin}/v1`, health_check_ms: 0 },
+        { id: "down", provider: "openai", base_url: `${bad.origin}/v1`, health_check_ms: 0 },
       ],
     });
   });
@@ -146,6 +147,31 @@ describe("GET /metrics", () => {
     expect(d("parley_tokens_total", { model: "pair", type: "input" })).toBe(4 * 9);
     expect(d("parley_tokens_total", { model: "pair", type: "output" })).toBe(4 * 2);
     expect(after.value("parley_upstream_in_flight", goodUrl)).toBe(0);
+  });
+
+  it("shows an upstream that keeps failing as ejected: breaker open, model unavailable", async () => {
+    const client = server.client({ maxRetries: 0 });
+    const labels = { model: "down", upstream: `${bad.origin}/v1` };
+    const before = await scrape(server.url);
+    expect(before.value("parley_upstream_breaker_state", { ...labels, state: "closed" })).toBe(1);
+    const hitsBefore = bad.requests.length;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push(
+        await client.messages.create(ask("down")).then(
+          () => 200,
+          (e: { status: number }) => e.status,
+        ),
+      );
+    }
+    const after = await scrape(server.url);
+    // Five 503s in a row eject the only upstream; the sixth request is refused without trying it.
+    expect(statuses).toEqual([529, 529, 529, 529, 529, 529]);
+    expect(bad.requests.length - hitsBefore).toBe(5);
+    expect(after.value("parley_upstream_breaker_state", { ...labels, state: "open" })).toBe(1);
+    expect(after.value("parley_upstream_breaker_state", { ...labels, state: "closed" })).toBe(0);
+    expect(after.value("parley_model_available", { model: "down" })).toBe(0);
+    expect(delta(before, after)("parley_overloaded_total", { model: "down" })).toBe(6);
   });
 
   it("counts 429s by the limit that was hit", async () => {
