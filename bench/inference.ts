@@ -224,7 +224,7 @@ await sides.direct.close();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const med = (name: keyof typeof sides, f: (n: Numbers) => number) => median(results[name].map(f));
 const rows: [string, (n: Numbers) => number, "higher" | "lower"][] = [
-  ["prompt tokens/s (cold ~2k prompt)", (n) => n.promptTps, "higher"],
+  [`prompt tokens/s (cold ~${PROMPT} tokens)`, (n) => n.promptTps, "higher"],
   ["time to first token, cold (ms)", (n) => n.ttftCold, "lower"],
   ["time to first token, prefix cached (ms)", (n) => n.ttftCached, "lower"],
   ...STREAMS.map(
