@@ -1,5 +1,6 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scrape } from "./helpers/prometheus.ts";
 import { startTestServer, TEST_KEY, type TestServer } from "./helpers/server.ts";
 
 /**
@@ -104,17 +105,47 @@ describe("answered before the body is read", () => {
   });
 });
 
+/** parley_requests_total for POST /v1/messages bodies that never arrived, by status. */
+async function refusedBodies(): Promise<Record<string, number>> {
+  const m = await scrape(server.url);
+  const at = (status: string, error_type: string) =>
+    m.value("parley_requests_total", { model: "other", status, error_type });
+  return {
+    "408": at("408", "timeout_error"),
+    "499": at("499", "api_error"),
+    "400": at("400", "invalid_request_error"),
+  };
+}
+
+/** Polls until the counts moved by `expected` from `before` (the abort that ends such a request can come seconds later). */
+async function expectCounted(before: Record<string, number>, expected: Record<string, number>) {
+  const moved = async () => {
+    const now = await refusedBodies();
+    return Object.fromEntries(Object.keys(now).map((k) => [k, (now[k] ?? 0) - (before[k] ?? 0)]));
+  };
+  for (let i = 0; i < 80; i++) {
+    const d = await moved();
+    if (Object.entries(expected).every(([k, v]) => d[k] === v)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(await moved()).toEqual({ "408": 0, "499": 0, "400": 0, ...expected });
+}
+
 describe("bodies that never finish", () => {
   it("a body that stops arriving is cut after idle_timeout_ms with a 408 envelope", async () => {
+    const before = await refusedBodies();
     const reply = await rawRequest(
       `${post("/v1/messages", [`x-api-key: ${TEST_KEY}`, "content-length: 500"])}{"model":`,
     );
     expectEnvelope(reply, 408, "timeout_error");
     expect(reply.ms).toBeGreaterThanOrEqual(300);
     expect(reply.ms).toBeLessThan(3_000);
+    // Counted once, as the 408 the client got (not as the aborted body Fastify reports later).
+    await expectCounted(before, { "408": 1 });
   });
 
   it("a body that trickles forever is cut after body_timeout_ms", async () => {
+    const before = await refusedBodies();
     const reply = await rawRequest(
       post("/v1/messages", [`x-api-key: ${TEST_KEY}`, "content-length: 10000000"]),
       {
@@ -125,6 +156,18 @@ describe("bodies that never finish", () => {
     );
     expectEnvelope(reply, 408, "timeout_error");
     expect(reply.ms).toBeGreaterThanOrEqual(1_400);
+    await expectCounted(before, { "408": 1 });
+  });
+
+  it("a client that leaves mid-body is counted as 499, nothing sent", async () => {
+    const before = await refusedBodies();
+    const socket = net.connect(port, "127.0.0.1");
+    socket.on("error", () => {});
+    await new Promise<void>((resolve) => socket.on("connect", () => resolve()));
+    socket.write(`${post("/v1/messages", [`x-api-key: ${TEST_KEY}`, "content-length: 500"])}{"model":`);
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    await expectCounted(before, { "499": 1 });
   });
 
   it("a normal request on the same server is not affected", async () => {

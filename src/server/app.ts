@@ -11,7 +11,7 @@ import { installApiHooks } from "./hooks.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { countTokensRoutes } from "./routes/count-tokens.ts";
 import { fileRoutes } from "./routes/files.ts";
-import { messagesRoutes } from "./routes/messages.ts";
+import { countGuardAnswer, messagesRoutes } from "./routes/messages.ts";
 import { modelsRoutes } from "./routes/models.ts";
 import { operationsRoutes } from "./routes/operations.ts";
 import { rootRoutes } from "./routes/root.ts";
@@ -67,7 +67,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     reply.header("request-id", request.id);
     done();
   });
-  installConnectionGuard(app, limits);
+  installConnectionGuard(app, limits, countGuardAnswer(deps));
   installBodyHandling(app);
   installErrorHandlers(app, bodyLimitMb);
   await app.register(swagger, {

@@ -14,6 +14,27 @@ export interface ConnectionLimits {
 /** How long a socket answered before its body ended may linger so the client reads the reply. */
 const LINGER_MS = 2_000;
 
+/** What Node answered on a socket outside any request (clientErrorHandler), e.g. a body timeout. */
+const answeredByNode = new WeakMap<Socket, ApiError>();
+
+/** Told of each request the guard answers itself (a stalled body gets a 408), e.g. to count it. */
+export type GuardAnswered = (request: FastifyRequest, err: ApiError) => void;
+
+/**
+ * What the client of a request whose body never arrived was actually told, when Fastify later
+ * reports it as an aborted body (which is not what the client saw): Node's 408 when the body
+ * took too long, or nothing (499) when the client itself went away.
+ */
+export function bodyNeverArrived(request: FastifyRequest, err: unknown): ApiError | undefined {
+  const socket = request.raw.socket;
+  const sent = socket ? answeredByNode.get(socket) : undefined;
+  if (sent) return sent;
+  if (request.raw.aborted || (err as { code?: unknown }).code === "ECONNRESET") {
+    return new ApiError(499, "api_error", "Client closed the request");
+  }
+  return undefined;
+}
+
 /** The options Fastify (and the Node server under it) takes for these limits. */
 export function serverTimeouts(limits: ConnectionLimits) {
   return {
@@ -31,10 +52,14 @@ export function serverTimeouts(limits: ConnectionLimits) {
  * stops arriving is cut with a 408, and a connection answered before its body ended is closed
  * (after the reply) instead of reading an endless body.
  */
-export function installConnectionGuard(app: FastifyInstance, limits: ConnectionLimits): void {
+export function installConnectionGuard(
+  app: FastifyInstance,
+  limits: ConnectionLimits,
+  onAnswered?: GuardAnswered,
+): void {
   // Callback hooks, not async ones: they run on every request and need no promise each.
   app.addHook("onRequest", (request, reply, done) => {
-    if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs);
+    if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs, onAnswered);
     if (!request.is404) return done();
     const err = notFound("Not Found");
     logErrorReply(request, err);
@@ -50,16 +75,19 @@ export function installConnectionGuard(app: FastifyInstance, limits: ConnectionL
   });
 }
 
-function watchIdleBody(request: FastifyRequest, reply: FastifyReply, idleMs: number): void {
+function watchIdleBody(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  idleMs: number,
+  onAnswered: GuardAnswered | undefined,
+): void {
   const socket = request.raw.socket;
   const onTimeout = () => {
     if (request.raw.complete || reply.sent || reply.raw.headersSent) return;
     request.log.info({ idleMs }, "request body stalled; answered 408");
-    const body = JSON.stringify(
-      new ApiError(408, "timeout_error", `No part of the request body arrived for ${idleMs} ms`).toEnvelope(
-        String(request.id),
-      ),
-    );
+    const err = new ApiError(408, "timeout_error", `No part of the request body arrived for ${idleMs} ms`);
+    onAnswered?.(request, err);
+    const body = JSON.stringify(err.toEnvelope(String(request.id)));
     reply.raw.writeHead(408, {
       "content-type": "application/json",
       "content-length": Buffer.byteLength(body),
@@ -100,7 +128,10 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
         ? [431, "invalid_request_error", "The request headers are too large"]
         : [400, "invalid_request_error", "The request is not valid HTTP"];
   const id = newRequestId();
-  const body = JSON.stringify(new ApiError(status, type as ApiError["type"], message).toEnvelope(id));
+  const sent = new ApiError(status, type as ApiError["type"], message);
+  // A client that ended its side mid-request left: its request counts as closed (499), not as this.
+  if (err.code !== "HPE_INVALID_EOF_STATE") answeredByNode.set(socket, sent);
+  const body = JSON.stringify(sent.toEnvelope(id));
   if (socket.writable) {
     socket.end(
       `HTTP/1.1 ${status} ${status === 408 ? "Request Timeout" : status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +

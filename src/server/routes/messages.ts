@@ -6,6 +6,7 @@ import {
 } from "../../protocol/index.ts";
 import type { RelayedReply } from "../../providers/index.ts";
 import type { ReplyChannel, UsageTally } from "../../service/index.ts";
+import { bodyNeverArrived, type GuardAnswered } from "../connection-guard.ts";
 import type { AppDeps } from "../deps.ts";
 import { toEnvelopeError } from "../errors.ts";
 import { FrameWriter } from "../frame-writer.ts";
@@ -13,22 +14,40 @@ import { logUnknownFields, requestContext } from "../request-context.ts";
 import { logStreamError } from "../request-log.ts";
 import { sendStream } from "../send-stream.ts";
 
+/**
+ * Message requests whose outcome is counted already: by the message service once the handler
+ * ran, or here as an answer the edge gave (so a later error report of the same request is not).
+ */
+const counted = new WeakSet<FastifyRequest>();
+
+const countOnce = (deps: AppDeps, request: FastifyRequest, err: ApiError) => {
+  if (counted.has(request)) return;
+  counted.add(request);
+  deps.messages.countEdgeRefusal(request.body, err);
+};
+
+/** The connection guard's own answers (a stalled body's 408), counted when they end a message request. */
+export const countGuardAnswer =
+  (deps: AppDeps): GuardAnswered =>
+  (request, err) => {
+    if (request.method === "POST" && request.routeOptions.url === "/v1/messages")
+      countOnce(deps, request, err);
+  };
+
 /** POST /v1/messages: the HTTP edge of the message service (SSE, folded JSON or relayed bytes). */
 export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  /** Requests whose handler ran: from there on the message service counts the outcome itself. */
-  const reachedService = new WeakSet<FastifyRequest>();
   app.post<{ Body: MessageCreateParams }>(
     "/v1/messages",
     {
       schema: { body: MessageCreateSchema, summary: "Create a message", tags: ["messages"] },
       // Refused at the edge (key, limits, body, schema): counted too, so a dashboard sees 401s and 400s.
       onError: async (request, _reply, err) => {
-        if (reachedService.has(request)) return;
-        deps.messages.countEdgeRefusal(request.body, toEnvelopeError(err, deps.config.server.body_limit_mb));
+        const sent = bodyNeverArrived(request, err) ?? toEnvelopeError(err, deps.config.server.body_limit_mb);
+        countOnce(deps, request, sent);
       },
     },
     async (request, reply) => {
-      reachedService.add(request);
+      counted.add(request);
       logUnknownFields(request, request.body);
       const prepared = deps.messages.prepare(request.body, requestContext(request), principalOf(request));
       const abort = new AbortController();
