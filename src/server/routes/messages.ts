@@ -20,10 +20,11 @@ import { sendStream } from "../send-stream.ts";
  */
 const counted = new WeakSet<FastifyRequest>();
 
-const countOnce = (deps: AppDeps, request: FastifyRequest, err: ApiError) => {
+/** `answer` is only worked out for a request not counted yet (a handler's errors are the service's). */
+const countOnce = (deps: AppDeps, request: FastifyRequest, answer: () => ApiError) => {
   if (counted.has(request)) return;
   counted.add(request);
-  deps.messages.countEdgeRefusal(request.body, err);
+  deps.messages.countEdgeRefusal(request.body, answer());
 };
 
 /** The connection guard's own answers (a stalled body's 408), counted when they end a message request. */
@@ -31,7 +32,7 @@ export const countGuardAnswer =
   (deps: AppDeps): GuardAnswered =>
   (request, err) => {
     if (request.method === "POST" && request.routeOptions.url === "/v1/messages")
-      countOnce(deps, request, err);
+      countOnce(deps, request, () => err);
   };
 
 /** POST /v1/messages: the HTTP edge of the message service (SSE, folded JSON or relayed bytes). */
@@ -42,8 +43,11 @@ export async function messagesRoutes(app: FastifyInstance, deps: AppDeps): Promi
       schema: { body: MessageCreateSchema, summary: "Create a message", tags: ["messages"] },
       // Refused at the edge (key, limits, body, schema): counted too, so a dashboard sees 401s and 400s.
       onError: async (request, _reply, err) => {
-        const sent = bodyNeverArrived(request, err) ?? toEnvelopeError(err, deps.config.server.body_limit_mb);
-        countOnce(deps, request, sent);
+        countOnce(
+          deps,
+          request,
+          () => bodyNeverArrived(request, err) ?? toEnvelopeError(err, deps.config.server.body_limit_mb),
+        );
       },
     },
     async (request, reply) => {
