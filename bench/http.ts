@@ -22,6 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import Fastify from "fastify";
 import { type LoadResult, measure, startLoadProcess } from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
@@ -66,6 +67,32 @@ async function startCeiling(json: string, sse: string[]): Promise<{ url: string;
     url: `http://127.0.0.1:${port}/v1/messages`,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Fastify's own floor: the framework Parley is built on, with nothing of Parley's, parsing the
+ * JSON body and sending the same bytes (SSE frame by frame, as the ceiling does). Parley's cost
+ * above this row is its own work; this row's cost above the ceiling is the framework's.
+ */
+async function startFastify(json: string, sse: string[]): Promise<{ url: string; close(): Promise<void> }> {
+  const app = Fastify({ logger: false });
+  app.post("/v1/messages", (request, reply) => {
+    const body = request.body as { stream?: boolean } | undefined;
+    if (body?.stream) {
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "request-id": "req_bench",
+      });
+      for (const frame of sse) reply.raw.write(frame);
+      reply.raw.end();
+      return;
+    }
+    reply.header("request-id", "req_bench").type("application/json; charset=utf-8").send(json);
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/v1/messages`, close: () => app.close() };
 }
 
 async function startParley(
@@ -167,6 +194,7 @@ async function main(): Promise<void> {
   const json = await sampleReply(parley.url, false);
   const sse = (await sampleReply(parley.url, true)).split(/(?<=\n\n)/);
   const ceiling = await startCeiling(json, sse);
+  const fastify = await startFastify(json, sse);
   const baseDir = values.compare === undefined ? undefined : await mkdtemp(join(tmpdir(), "parley-bench-"));
   const base =
     values.compare === undefined || baseDir === undefined
@@ -177,6 +205,7 @@ async function main(): Promise<void> {
   const noMetrics = await startParley(noMetricsDir, "..", { enabled: false });
   const servers = [
     { name: "ceiling", url: ceiling.url },
+    { name: "fastify", url: fastify.url },
     { name: "parley", url: parley.url },
     { name: "no-metr", url: noMetrics.url },
     ...(base ? [{ name: "base", url: base.url }] : []),
@@ -218,7 +247,7 @@ async function main(): Promise<void> {
   for (const run of runs)
     for (const server of servers)
       console.log(row(run.name, server.name, results.get(`${run.name}|${server.name}`) ?? []));
-  for (const name of ["parley", "base"]) {
+  for (const name of ["fastify", "parley", "base"]) {
     const pairs = runs.flatMap((run) => {
       const c = results.get(`${run.name}|ceiling`);
       const p = results.get(`${run.name}|${name}`);
@@ -246,7 +275,7 @@ async function main(): Promise<void> {
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
   await load.terminate();
-  await Promise.all([ceiling.close(), parley.close(), noMetrics.close(), base?.close()]);
+  await Promise.all([ceiling.close(), fastify.close(), parley.close(), noMetrics.close(), base?.close()]);
   await rm(dataDir, { recursive: true, force: true });
   await rm(noMetricsDir, { recursive: true, force: true });
   if (baseDir) await rm(baseDir, { recursive: true, force: true });

@@ -67,7 +67,12 @@ export class MockProvider implements Provider {
       input_tokens: inputTokens,
       cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
     });
-    yield* run.events();
+    // The reply is built by plain generators and this is the one async level: each event costs
+    // one async yield, not one per nested `yield*` (bench:http: ~35 µs of ~90 per reply before).
+    for (const step of run.events()) {
+      if (step instanceof Promise) await step;
+      else yield step;
+    }
   }
 }
 
@@ -81,6 +86,9 @@ function cacheMarked(req: MessageRequest): boolean {
     req.messages.some((t) => t.content.some((b) => marked(b as { cache_control?: unknown })))
   );
 }
+
+/** What a run's generators hand out: the next event, or a wait (a delay, a turn of the loop) before it. */
+type Step = StreamEvent | Promise<void>;
 
 class Run {
   private used = 0;
@@ -108,7 +116,7 @@ class Run {
     this.reply = this.replyText();
   }
 
-  async *events(): AsyncGenerator<StreamEvent> {
+  *events(): Generator<Step> {
     const forced = this.req.tool_choice.type === "any" || this.req.tool_choice.type === "tool";
     if (this.req.thinking?.type === "enabled") {
       if (!(yield* this.thinking())) return yield* this.finish("max_tokens");
@@ -175,13 +183,13 @@ class Run {
     return undefined;
   }
 
-  private async *thinking(): AsyncGenerator<StreamEvent, boolean> {
+  private *thinking(): Generator<Step, boolean> {
     const text = `The user wrote ${countMockTokens(this.script.text)} words; I will echo them back.`;
     let sent = "";
     for (const piece of eachMockToken(text)) {
       if (!this.spend()) return false;
       const wait = this.pace();
-      if (wait) await wait;
+      if (wait) yield wait;
       sent += piece;
       yield* this.out.thinking(piece);
     }
@@ -189,9 +197,9 @@ class Run {
     return true;
   }
 
-  private async *text(
+  private *text(
     text: string,
-  ): AsyncGenerator<StreamEvent, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
+  ): Generator<Step, { reason: "max_tokens" | "stop_sequence"; sequence?: string } | undefined> {
     const stops = new StopSequenceMatcher(this.req.stop_sequences);
     for (const piece of eachMockToken(text)) {
       if (!this.spend()) {
@@ -199,7 +207,7 @@ class Run {
         return { reason: "max_tokens" };
       }
       const wait = this.pace();
-      if (wait) await wait;
+      if (wait) yield wait;
       const { emit, stopped } = stops.push(piece);
       yield* this.out.text(emit);
       if (stopped) return { reason: "stop_sequence", sequence: stopped };
@@ -209,10 +217,7 @@ class Run {
     return undefined;
   }
 
-  private async *toolUse(call: {
-    tool: ToolParam;
-    input: Record<string, unknown>;
-  }): AsyncGenerator<StreamEvent, boolean> {
+  private *toolUse(call: { tool: ToolParam; input: Record<string, unknown> }): Generator<Step, boolean> {
     yield* this.out.toolUse(newToolUseId(), call.tool.name);
     yield* this.out.inputJson("");
     const pieces = jsonTokens(JSON.stringify(call.input));
@@ -227,17 +232,14 @@ class Run {
         sent += p;
       }
       const wait = this.pace();
-      if (wait) await wait;
+      if (wait) yield wait;
       yield* this.out.inputJson(sent);
     }
     yield* this.out.closeBlock();
     return true;
   }
 
-  private *finish(
-    reason: "end_turn" | "max_tokens" | "stop_sequence",
-    sequence?: string,
-  ): Generator<StreamEvent> {
+  private *finish(reason: "end_turn" | "max_tokens" | "stop_sequence", sequence?: string): Generator<Step> {
     yield* this.out.finish(reason, sequence ?? null);
   }
 }
