@@ -262,4 +262,31 @@ describe("permanent failures and the lines they log", () => {
       expect.objectContaining({ level: INFO, msg: "message", model: "mock", status: 200 }),
     ]);
   });
+
+  it("a client that leaves before a non-streamed reply is done is not logged as a failure", async () => {
+    const leave = new AbortController();
+    const reply = fetch(`${server.url}/v1/messages`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-api-key": TEST_KEY,
+        "anthropic-version": "2023-06-01",
+      },
+      body: JSON.stringify({
+        model: "mock",
+        max_tokens: 50,
+        messages: [{ role: "user", content: "[[delay:20]] a b c d e f g h" }],
+      }),
+      signal: leave.signal,
+    });
+    setTimeout(() => leave.abort(), 60);
+    await expect(reply).rejects.toThrow();
+    // The abort reaches the mock's delay at once; give the server a moment to wind the request up.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(
+      lines.filter((l) => l.level >= WARN),
+      JSON.stringify(lines),
+    ).toEqual([]);
+    expect(JSON.stringify(lines)).not.toContain("    at ");
+  });
 });

@@ -228,7 +228,8 @@ export class MessageService {
       if (abort.signal.aborted) tally.cutShort = true;
       tally.errorType = e.type;
       outcome.thrown = true; // the caller reports it (the HTTP error handler writes its log line)
-      if (!(e instanceof PreemptedError)) logUnexpected(call.log, err);
+      // A client that left (or a canceled batch) is not a failure: what the provider threw is the abort.
+      if (!(e instanceof PreemptedError) && !abort.signal.aborted) logUnexpected(call.log, err);
       throw e;
     } finally {
       release?.();

@@ -7,6 +7,9 @@ import { type RunningServer, type StartOptions, startServer } from "../../src/se
 
 export const TEST_KEY = "sk-test-key-0001";
 
+/** `PARLEY_TEST_LOG=error` (any log level) shows the test servers' logs, to debug a failing test. */
+const TEST_LOG_LEVEL = (process.env.PARLEY_TEST_LOG ?? "silent") as ConfigFile["log_level"];
+
 export interface TestServer extends RunningServer {
   /** An SDK client for the server, authenticated with TEST_KEY unless told otherwise. */
   client(options?: ConstructorParameters<typeof Anthropic>[0]): Anthropic;
@@ -26,7 +29,7 @@ export async function startTestServer(
   const dataDir = await mkdtemp(join(tmpdir(), "parley-test-"));
   const config = buildConfig(
     {
-      log_level: "silent",
+      log_level: TEST_LOG_LEVEL,
       keys: [{ key: TEST_KEY, name: "test" }],
       models: [{ id: "mock", provider: "mock" }],
       ...file,
