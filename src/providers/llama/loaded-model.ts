@@ -6,6 +6,7 @@ import {
   type LlamaContext,
   type LlamaModel,
   resolveChatWrapper,
+  type Tokenizer,
 } from "node-llama-cpp";
 import type { ProviderLogger } from "../provider.ts";
 import { prioritiseCacheEdits } from "./cache-edits.ts";
@@ -15,12 +16,15 @@ import { sharedLlama } from "./runtime.ts";
 import { DEFAULT_CONTEXT, type LlamaSettings } from "./settings.ts";
 import { SlotPool } from "./slot-pool.ts";
 import { splitThreads } from "./thread-policy.ts";
+import { memoizedTokenizer } from "./tokenizer-memo.ts";
 
 /** A GGUF model in memory with its context, chat template and generation slots. */
 export interface LoadedModel {
   model: LlamaModel;
   context: LlamaContext;
   chatWrapper: ChatWrapper;
+  /** The model's tokenizer, remembering long texts: prompts are rendered and counted with it. */
+  tokenizer: Tokenizer;
   pool: SlotPool;
   /** Tokens each slot holds: prompt plus reply must fit. */
   contextSize: number;
@@ -106,6 +110,7 @@ export async function loadModel({
       model,
       context,
       chatWrapper,
+      tokenizer: memoizedTokenizer(model.tokenizer),
       pool,
       contextSize: context.contextSize,
       file,

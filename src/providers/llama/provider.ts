@@ -154,7 +154,7 @@ export class LlamaProvider implements Provider {
   ): Promise<{ loaded: LoadedModel; prompt: Prompt; request: MessageRequest }> {
     const loaded = await this.model();
     const request = this.settings.normalizeBilling ? dropClaudeCodeBilling(req) : req;
-    return { loaded, request, prompt: renderPrompt(request, loaded.chatWrapper, loaded.model.tokenizer) };
+    return { loaded, request, prompt: renderPrompt(request, loaded.chatWrapper, loaded.tokenizer) };
   }
 
   /**
