@@ -11,11 +11,11 @@
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
-  type ChatWrapper,
   ChatMLChatWrapper,
+  type ChatWrapper,
   getLlama,
-  Llama3_1ChatWrapper,
   Llama2ChatWrapper,
+  Llama3_1ChatWrapper,
   resolveChatWrapper,
 } from "node-llama-cpp";
 import { type RequestContext, toMessageRequest } from "../../src/protocol/index.ts";
