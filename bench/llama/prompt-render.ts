@@ -6,24 +6,37 @@
  * the same run, with four chat templates. Both must give the same tokens; the bench stops if
  * they do not.
  *
+ * Then the same for node-llama-cpp's LlamaChat, which tokenizes the context through
+ * `model.tokenizer` several times per reply (the provider sets the remembering one there too):
+ * time to first token of a reply to a ~7k-token ChatML conversation already in the cache, in
+ * alternating rounds. The fixture's weights are tiny, so the figure is the tokenizing, not the
+ * model.
+ *
  *   node bench/llama/prompt-render.ts [--turns 40] [--words 400]
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
+  type ChatHistoryItem,
   ChatMLChatWrapper,
   type ChatWrapper,
   getLlama,
   Llama2ChatWrapper,
   Llama3_1ChatWrapper,
+  LlamaChat,
   resolveChatWrapper,
+  type Tokenizer,
 } from "node-llama-cpp";
 import { type RequestContext, toMessageRequest } from "../../src/protocol/index.ts";
 import { renderPrompt } from "../../src/providers/llama/prompt.ts";
 import { memoizedTokenizer } from "../../src/providers/llama/tokenizer-memo.ts";
 
 const { values: args } = parseArgs({
-  options: { turns: { type: "string", default: "40" }, words: { type: "string", default: "400" } },
+  options: {
+    turns: { type: "string", default: "40" },
+    words: { type: "string", default: "400" },
+    rounds: { type: "string", default: "5" },
+  },
 });
 const TURNS = Number(args.turns);
 const WORDS = Number(args.words);
@@ -87,4 +100,46 @@ for (const wrapper of templates) {
     `all turns: own tokenizer ${ownTotal.toFixed(0)} ms, remembering ${memoTotal.toFixed(0)} ms on the event loop (${(memoTotal / ownTotal).toFixed(2)}×)\n`,
   );
 }
+// ---- LlamaChat: a cached conversation's time to first token, own vs remembering tokenizer ----
+// One thread: the few new tokens then decode in about a millisecond, and what is left is the tokenizing.
+const llamaContext = await model.createContext({ contextSize: 8192, sequences: 1, threads: 1 });
+const sequence = llamaContext.getSequence();
+const history: ChatHistoryItem[] = [{ type: "system", text: paragraph(0).slice(0, 1000) }];
+for (let turn = 1; history.length < 41; turn++)
+  history.push(
+    { type: "user", text: paragraph(turn).slice(0, 1000) },
+    { type: "model", response: [paragraph(turn + 1000).slice(0, 1000)] },
+  );
+history.push({ type: "user", text: "Go on." }, { type: "model", response: [] });
+const own = model.tokenizer;
+const remembering = memoizedTokenizer(own);
+const firstToken = async (tokenizer: Tokenizer) => {
+  (model as { tokenizer: Tokenizer }).tokenizer = tokenizer;
+  const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: new ChatMLChatWrapper() });
+  const started = performance.now();
+  let first = 0;
+  await chat.generateResponse(history, {
+    maxTokens: 1,
+    temperature: 0,
+    onToken: () => {
+      first ||= performance.now() - started;
+    },
+  });
+  chat.dispose({ disposeSequence: false });
+  return first;
+};
+await firstToken(own); // evaluates the prompt once: every later round reads it from the cache
+const times = { own: [] as number[], remembering: [] as number[] };
+for (let round = 0; round < Number(args.rounds); round++) {
+  for (const which of round % 2 ? (["remembering", "own"] as const) : (["own", "remembering"] as const))
+    times[which].push(await firstToken(which === "own" ? own : remembering));
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? 0;
+console.log(
+  `LlamaChat, ChatML, ${sequence.contextTokens.length} tokens cached, time to first token (median of ${args.rounds}): ` +
+    `own tokenizer ${median(times.own).toFixed(1)} ms, remembering ${median(times.remembering).toFixed(1)} ms ` +
+    `(${(median(times.remembering) / median(times.own)).toFixed(2)}×)`,
+);
+(model as { tokenizer: Tokenizer }).tokenizer = own;
+await llamaContext.dispose();
 await model.dispose();

@@ -8,7 +8,7 @@ import { getLlama, resolveChatWrapper, type Token, type Tokenizer } from "node-l
 import { describe, expect, it } from "vitest";
 import { type RequestContext, toMessageRequest } from "../../src/protocol/index.ts";
 import { renderPrompt } from "../../src/providers/llama/prompt.ts";
-import { memoizedTokenizer } from "../../src/providers/llama/tokenizer-memo.ts";
+import { memoizedTokenizer, shareMemoizedTokenizer } from "../../src/providers/llama/tokenizer-memo.ts";
 
 /** A stand-in tokenizer: one token per character code (plus marks for the flags), counting its calls. */
 function countingTokenizer() {
@@ -81,6 +81,16 @@ describe("memoizedTokenizer", () => {
     expect(raw.calls).toHaveLength(3);
     memo(long("b"));
     expect(raw.calls).toHaveLength(4);
+  });
+
+  it("is shared with the model, so node-llama-cpp's own tokenizing remembers too", () => {
+    const raw = countingTokenizer();
+    const model = { tokenizer: raw.tokenizer };
+    const shared = shareMemoizedTokenizer(model);
+    expect(model.tokenizer).toBe(shared);
+    model.tokenizer(long("a"));
+    shared(long("a"));
+    expect(raw.calls).toHaveLength(1);
   });
 
   it("passes the tokenizer's other methods through", () => {

@@ -16,7 +16,7 @@ import { sharedLlama } from "./runtime.ts";
 import { DEFAULT_CONTEXT, type LlamaSettings } from "./settings.ts";
 import { SlotPool } from "./slot-pool.ts";
 import { splitThreads } from "./thread-policy.ts";
-import { memoizedTokenizer } from "./tokenizer-memo.ts";
+import { shareMemoizedTokenizer } from "./tokenizer-memo.ts";
 
 /** A GGUF model in memory with its context, chat template and generation slots. */
 export interface LoadedModel {
@@ -110,7 +110,7 @@ export async function loadModel({
       model,
       context,
       chatWrapper,
-      tokenizer: memoizedTokenizer(model.tokenizer),
+      tokenizer: shareMemoizedTokenizer(model),
       pool,
       contextSize: context.contextSize,
       file,

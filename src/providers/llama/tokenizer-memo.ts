@@ -44,3 +44,19 @@ export function memoizedTokenizer(tokenizer: Tokenizer, maxChars = MAX_CHARS): T
     isEogToken: (token: Token) => tokenizer.isEogToken(token),
   }) as Tokenizer;
 }
+
+/**
+ * LlamaChat tokenizes the whole context through `model.tokenizer` too, several times per reply
+ * (fitting the context window, then evaluating): the remembering tokenizer serves it as well when
+ * the field can be set (a public, writable field in node-llama-cpp 3). The tokens are the same
+ * either way; should the field become read-only, only Parley's own rendering remembers.
+ */
+export function shareMemoizedTokenizer(model: { tokenizer: Tokenizer }): Tokenizer {
+  const tokenizer = memoizedTokenizer(model.tokenizer);
+  try {
+    model.tokenizer = tokenizer;
+  } catch {
+    // read-only in some future version: nothing shared
+  }
+  return tokenizer;
+}
