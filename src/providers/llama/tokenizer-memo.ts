@@ -9,7 +9,7 @@ const MAX_CHARS = 4_000_000;
 /**
  * The model's tokenizer with a memory, for rendering prompts. Tokenizing is a synchronous native
  * call on the event loop, about 1 ms per 1,000 tokens on 2 cores, and a conversation sends the
- * same earlier messages every turn. Chat templates put special tokens between messages, so
+ * same earlier messages every turn. Most chat templates put special tokens between messages, so
  * node-llama-cpp tokenizes each message's text in a call of its own, and a later turn only pays
  * for what is new. The tokens are the tokenizer's own: the same arguments give the same tokens.
  * The least recently used texts go first once `maxChars` are remembered.

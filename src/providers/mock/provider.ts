@@ -72,7 +72,8 @@ export class MockProvider implements Provider {
       cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
     });
     // The reply is built by plain generators and this is the one async level: each event costs
-    // one async yield, not one per nested `yield*` (bench:http: ~35 µs of ~90 per reply before).
+    // one async yield, not one per nested `yield*` (bench:http, JSON at 64 connections: ~90 → ~66 µs
+    // of CPU per request).
     for (const step of run.events()) {
       if (step instanceof Promise) await step;
       else yield step;
