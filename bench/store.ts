@@ -4,6 +4,9 @@
  * PostgreSQL when PARLEY_TEST_PG_URL is set), in one run by the same load generator. Rounds alternate
  * between the setups so drift hits them alike. Prints requests/s, p50/p99 and the ratio to "off".
  *
+ * Then, with no server: what one `record()` costs while the database is unreachable and the
+ * buffer is full (records dropped), against the same while it still has room, in the same run.
+ *
  * Options: --seconds N (per measurement, default 3), --rounds N (default 2), --concurrency N (default 32).
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -142,4 +145,49 @@ async function main(): Promise<void> {
   }
 }
 
+/** µs per `record()` with the database down: while the buffer has room, and once it is full. */
+async function recordWhileDown(): Promise<void> {
+  const { BatchedUsageRecorder } = await import("../src/store/index.ts");
+  const maxBuffered = 100_000;
+  const recorder = new BatchedUsageRecorder(undefined as never, {
+    maxBuffered,
+    maxBatch: Number.MAX_SAFE_INTEGER,
+    flushIntervalMs: 3_600_000,
+    logger: { warn() {}, error() {} },
+    write: async () => {
+      throw new Error("database unreachable");
+    },
+  });
+  const row = (i: number) => ({
+    request_id: `req_${i}`,
+    key_id: "key",
+    workspace_id: null,
+    model: "mock",
+    input_tokens: 1,
+    output_tokens: 1,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
+    status: 200,
+    error_type: null,
+    streamed: false,
+    latency_ms: 1,
+    ttft_ms: null,
+    started_at: new Date(0),
+  });
+  const timed = (from: number, n: number) => {
+    const started = performance.now();
+    for (let i = from; i < from + n; i++) recorder.record(row(i));
+    return ((performance.now() - started) * 1000) / n;
+  };
+  const withRoom = timed(0, maxBuffered / 2);
+  timed(maxBuffered / 2, maxBuffered / 2); // now full
+  const full = timed(maxBuffered, 20_000);
+  console.log(
+    `\nrecord() with the database down: ${withRoom.toFixed(2)} µs while the buffer has room, ` +
+      `${full.toFixed(2)} µs once it is full (${(full / withRoom).toFixed(2)}×; ${recorder.stats().dropped} dropped)`,
+  );
+  await recorder.close();
+}
+
 await main();
+await recordWhileDown();

@@ -39,6 +39,7 @@ export class BatchedUsageRecorder implements UsageRecorder {
   private failing = false;
   private flushErrors = 0;
   private dropped = 0;
+  private droppedThisOutage = 0;
 
   constructor(db: Kysely<Database>, options: BatchOptions = {}) {
     this.flushIntervalMs = options.flushIntervalMs ?? 500;
@@ -59,13 +60,27 @@ export class BatchedUsageRecorder implements UsageRecorder {
 
   record(r: UsageRecord): void {
     this.buffer.push(toRow(r));
-    if (this.buffer.length > this.maxBuffered) {
-      const dropped = this.buffer.splice(0, this.buffer.length - this.maxBuffered);
-      this.dropped += dropped.length;
-      this.logger?.error({ dropped: dropped.length }, "usage buffer full: oldest records dropped");
-    }
+    if (this.buffer.length > this.maxBuffered) this.dropOldest();
     if (this.buffer.length >= this.maxBatch) this.schedule(0);
     else this.schedule(this.flushIntervalMs);
+  }
+
+  /**
+   * The buffer is full (the database has been unreachable for a while): the oldest records go, 1%
+   * of the buffer at a time, so a full buffer costs one splice per hundredth of it, not one per
+   * request. It is logged once per outage; the recovery line says how many were lost.
+   */
+  private dropOldest(): void {
+    const keep = this.maxBuffered - Math.max(1, Math.floor(this.maxBuffered / 100)) + 1;
+    const count = this.buffer.length - keep;
+    this.buffer.splice(0, count);
+    this.dropped += count;
+    if (this.droppedThisOutage === 0)
+      this.logger?.error(
+        { dropped: count, max_buffered: this.maxBuffered },
+        "usage buffer full: dropping the oldest records until the database takes writes again",
+      );
+    this.droppedThisOutage += count;
   }
 
   /** Writes everything buffered so far; resolves when it is in the database (or the write failed). */
@@ -107,8 +122,10 @@ export class BatchedUsageRecorder implements UsageRecorder {
       const batch = this.buffer.splice(0, this.maxBatch);
       try {
         await this.write(batch);
-        if (this.failing) this.logger?.warn({}, "usage records are being written again");
+        if (this.failing)
+          this.logger?.warn({ dropped: this.droppedThisOutage }, "usage records are being written again");
         this.failing = false;
+        this.droppedThisOutage = 0;
       } catch (err) {
         this.buffer.unshift(...batch);
         this.flushErrors++;
