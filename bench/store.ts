@@ -158,25 +158,10 @@ async function recordWhileDown(): Promise<void> {
       throw new Error("database unreachable");
     },
   });
-  const row = (i: number) => ({
-    request_id: `req_${i}`,
-    key_id: "key",
-    workspace_id: null,
-    model: "mock",
-    input_tokens: 1,
-    output_tokens: 1,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-    status: 200,
-    error_type: null,
-    streamed: false,
-    latency_ms: 1,
-    ttft_ms: null,
-    started_at: new Date(0),
-  });
+  const { usageRecord } = await import("../test/helpers/usage-record.ts");
   const timed = (from: number, n: number) => {
     const started = performance.now();
-    for (let i = from; i < from + n; i++) recorder.record(row(i));
+    for (let i = from; i < from + n; i++) recorder.record(usageRecord({ request_id: `req_${i}` }));
     return ((performance.now() - started) * 1000) / n;
   };
   const withRoom = timed(0, maxBuffered / 2);

@@ -1,30 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { hashKey } from "../src/auth/index.ts";
-import { openDatabase, Store, type UsageRecord } from "../src/store/index.ts";
+import { openDatabase, Store } from "../src/store/index.ts";
 import { databaseKinds, openTestDatabase, type TestDatabase } from "./helpers/databases.ts";
+import { usageRecord } from "./helpers/usage-record.ts";
 
 if (!databaseKinds.includes("postgres"))
   console.warn("PARLEY_TEST_PG_URL is not set: store tests run on SQLite only");
-
-function usage(overrides: Partial<UsageRecord> = {}): UsageRecord {
-  return {
-    request_id: `req_${Math.random().toString(36).slice(2)}`,
-    key_id: "apikey_a",
-    workspace_id: null,
-    model: "mock",
-    input_tokens: 10,
-    output_tokens: 5,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: 0,
-    status: 200,
-    error_type: null,
-    streamed: false,
-    latency_ms: 12,
-    ttft_ms: 3,
-    started_at: new Date(),
-    ...overrides,
-  };
-}
 
 describe.each(databaseKinds)("store on %s", (kind) => {
   let tdb: TestDatabase;
@@ -194,7 +175,7 @@ describe.each(databaseKinds)("store on %s", (kind) => {
   });
 
   it("writes usage in batches, idempotently, and flushes on close", async () => {
-    const r = usage();
+    const r = usageRecord();
     store.recorder.record(r);
     store.recorder.record(r);
     expect(store.recorder.pending).toBe(2);
@@ -203,7 +184,7 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     const rows = await store.db.selectFrom("usage").selectAll().execute();
     expect(rows).toHaveLength(1);
     expect(Number(rows[0].started_at)).toBe(r.started_at.getTime());
-    for (let i = 0; i < 1200; i++) store.recorder.record(usage());
+    for (let i = 0; i < 1200; i++) store.recorder.record(usageRecord());
     const other = await Store.open(tdb.url);
     await store.close();
     const count = await other.db
@@ -219,15 +200,21 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     const day = Date.UTC(2025, 5, 10);
     const at = (h: number, m = 0) => new Date(day + h * 3_600_000 + m * 60_000);
     store.recorder.record(
-      usage({ key_id: "k1", model: "a", started_at: at(1), input_tokens: 100, output_tokens: 10 }),
+      usageRecord({ key_id: "k1", model: "a", started_at: at(1), input_tokens: 100, output_tokens: 10 }),
     );
     store.recorder.record(
-      usage({ key_id: "k1", model: "b", started_at: at(1, 30), input_tokens: 7, output_tokens: 1 }),
+      usageRecord({ key_id: "k1", model: "b", started_at: at(1, 30), input_tokens: 7, output_tokens: 1 }),
     );
     store.recorder.record(
-      usage({ key_id: "k2", workspace_id: "w", model: "a", started_at: at(3), cache_read_input_tokens: 4 }),
+      usageRecord({
+        key_id: "k2",
+        workspace_id: "w",
+        model: "a",
+        started_at: at(3),
+        cache_read_input_tokens: 4,
+      }),
     );
-    store.recorder.record(usage({ key_id: "k2", model: "a", started_at: at(30) }));
+    store.recorder.record(usageRecord({ key_id: "k2", model: "a", started_at: at(30) }));
     await store.recorder.flush();
     const base = {
       group_by: [],
@@ -308,10 +295,10 @@ describe.each(databaseKinds)("store on %s", (kind) => {
   it("sums this month's tokens for budgets", async () => {
     const now = new Date(Date.UTC(2025, 6, 15));
     store.recorder.record(
-      usage({ key_id: "k", started_at: new Date(Date.UTC(2025, 6, 1)), input_tokens: 3 }),
+      usageRecord({ key_id: "k", started_at: new Date(Date.UTC(2025, 6, 1)), input_tokens: 3 }),
     );
     store.recorder.record(
-      usage({ key_id: "k", started_at: new Date(Date.UTC(2025, 5, 30)), input_tokens: 50 }),
+      usageRecord({ key_id: "k", started_at: new Date(Date.UTC(2025, 5, 30)), input_tokens: 50 }),
     );
     await store.recorder.flush();
     expect(await store.tokensThisMonth({ kind: "key", id: "k" }, now)).toBe(8);

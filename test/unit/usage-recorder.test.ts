@@ -7,24 +7,9 @@ import type { Kysely } from "kysely";
 import { describe, expect, it } from "vitest";
 import { BatchedUsageRecorder } from "../../src/store/index.ts";
 import type { Database } from "../../src/store/schema.ts";
-import type { UsageRecord } from "../../src/store/usage-record.ts";
+import { usageRecord } from "../helpers/usage-record.ts";
 
-const record = (i: number): UsageRecord => ({
-  request_id: `req_${i}`,
-  key_id: "key_1",
-  workspace_id: null,
-  model: "mock",
-  input_tokens: 1,
-  output_tokens: 1,
-  cache_creation_input_tokens: 0,
-  cache_read_input_tokens: 0,
-  status: 200,
-  error_type: null,
-  streamed: false,
-  latency_ms: 1,
-  ttft_ms: null,
-  started_at: new Date(0),
-});
+const record = (i: number) => usageRecord({ request_id: `req_${i}` });
 
 describe("BatchedUsageRecorder with the database unreachable", () => {
   it("keeps the newest records within max_buffered and logs the outage once", async () => {

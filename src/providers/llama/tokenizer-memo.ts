@@ -18,7 +18,7 @@ export function memoizedTokenizer(tokenizer: Tokenizer, maxChars = MAX_CHARS): T
   const memo = new Map<string, readonly Token[]>();
   let chars = 0;
   const tokenize = (text: string, specialTokens?: boolean | "builtin", options?: "trimLeadingSpace") => {
-    if (typeof text !== "string" || text.length < MIN_CHARS || specialTokens === "builtin")
+    if (text.length < MIN_CHARS || specialTokens === "builtin")
       return (tokenizer as (...args: unknown[]) => Token[])(text, specialTokens, options);
     const key = `${specialTokens === true ? 1 : 0}${options === "trimLeadingSpace" ? 1 : 0}${text}`;
     const known = memo.get(key);

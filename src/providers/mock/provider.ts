@@ -43,7 +43,7 @@ export class MockProvider implements Provider {
   }
 
   async countTokens(req: MessageRequest): Promise<number> {
-    return countMockTokens(renderMockPrompt(req));
+    return promptTokens(req);
   }
 
   async *stream(req: MessageRequest, { signal }: StreamOptions): AsyncGenerator<StreamEvent> {
@@ -62,7 +62,7 @@ export class MockProvider implements Provider {
     const out = new MessageStream(req.model, req.context.apiVersion);
     let pause = yieldIfLong();
     if (pause) await pause;
-    const inputTokens = countMockTokens(renderMockPrompt(req));
+    const inputTokens = promptTokens(req);
     pause = yieldIfLong();
     if (pause) await pause;
     // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
@@ -80,6 +80,9 @@ export class MockProvider implements Provider {
     }
   }
 }
+
+/** The prompt's size in mock tokens: `usage.input_tokens` and count_tokens. */
+const promptTokens = (req: MessageRequest): number => countMockTokens(renderMockPrompt(req));
 
 /** True when the client marked part of the prompt with `cache_control`. */
 function cacheMarked(req: MessageRequest): boolean {
