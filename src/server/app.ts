@@ -8,6 +8,7 @@ import { consoleRoutes } from "./console/index.ts";
 import type { AppDeps } from "./deps.ts";
 import { installErrorHandlers, sendError, toEnvelopeError } from "./errors.ts";
 import { installApiHooks } from "./hooks.ts";
+import { requestLogger } from "./request-logger.ts";
 import { batchRoutes } from "./routes/batches.ts";
 import { countTokensRoutes } from "./routes/count-tokens.ts";
 import { fileRoutes } from "./routes/files.ts";
@@ -48,6 +49,7 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
     loggerInstance: options.logger,
     bodyLimit: Math.floor(bodyLimitMb * 1024 * 1024),
     genReqId: () => newRequestId(),
+    childLoggerFactory: requestLogger,
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
