@@ -44,7 +44,7 @@ describe("RequestLogger", () => {
       [50, "req_2", "failed"],
     ]);
     expect(lines[0]?.status).toBe(200);
-    expect((lines[2]?.err as { message: string }).message).toBe("boom");
+    expect(lines[2]).toMatchObject({ err: { message: "boom" } });
   });
 
   it("a level set on it applies to this request only", () => {
