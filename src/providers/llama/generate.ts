@@ -1,5 +1,6 @@
 import { LlamaChat, type LlamaChatResponse, type LlamaGrammar } from "node-llama-cpp";
 import {
+  ApiError,
   type MessageRequest,
   MessageStream,
   newToolUseId,
@@ -76,6 +77,23 @@ export async function* runGeneration(input: RunInput): AsyncGenerator<StreamEven
       await done.catch(() => undefined);
     }
   }
+}
+
+/**
+ * What a failed generation is sent as. node-llama-cpp throws a LlamaFunctionCallValidationError
+ * (not exported, so recognised by its fields) when the model's tool call does not parse or fit
+ * the tool's schema: the model's output, not a bug, so the client gets an api_error that says
+ * so instead of "Internal server error", and the log gets no stack. Anything else passes as is.
+ */
+export function generationFailure(err: unknown, model: string): unknown {
+  if (!(err instanceof Error) || err instanceof ApiError) return err;
+  const e = err as Error & { callText?: unknown; functions?: unknown };
+  if (typeof e.callText !== "string" || typeof e.functions !== "object") return err;
+  return new ApiError(
+    500,
+    "api_error",
+    `Model ${model} generated a tool call that is not valid for its tools (${e.message})`,
+  );
 }
 
 function generate(

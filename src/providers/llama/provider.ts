@@ -9,7 +9,7 @@ import {
 } from "../../protocol/index.ts";
 import type { Provider, ProviderDeps, ProviderStatus, StreamOptions } from "../provider.ts";
 import { dropClaudeCodeBilling } from "./billing.ts";
-import { runGeneration } from "./generate.ts";
+import { generationFailure, runGeneration } from "./generate.ts";
 import { toGrammarSchema } from "./json-schema.ts";
 import { type LoadedModel, loadModel } from "./loaded-model.ts";
 import { type Prompt, renderPrompt } from "./prompt.ts";
@@ -144,6 +144,8 @@ export class LlamaProvider implements Provider {
         signer: this.deps.signer,
         signal,
       });
+    } catch (err) {
+      throw generationFailure(err, this.settings.id);
     } finally {
       lease.release();
     }
