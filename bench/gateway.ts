@@ -308,8 +308,18 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 const rps = (m: LoadResult) => m.requests / m.seconds;
+const perRequest = (ms: number, m: LoadResult) => (ms * 1000) / (m.requests + m.warmupRequests);
 /** CPU the main thread (the hop being measured) spent per request, µs. */
-const cpuPerRequest = (m: LoadResult) => (m.mainCpuMs * 1000) / (m.requests + m.warmupRequests);
+const cpuPerRequest = (m: LoadResult) => perRequest(m.mainCpuMs, m);
+/** The hop's CPU per request, µs: its thread's total, the kernel's part of that, and the process's other threads. */
+const cpuCells = (ms: LoadResult[]) =>
+  [
+    cpuPerRequest,
+    (m: LoadResult) => perRequest(m.mainSysMs, m),
+    (m: LoadResult) => perRequest(m.otherCpuMs, m),
+  ]
+    .map((f) => fmt(median(ms.map(f))))
+    .join(" ");
 
 interface Path {
   name: string;
@@ -438,13 +448,13 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `${"run".padEnd(10)} ${"path".padEnd(7)}     req/s    p50 ms    p99 ms  hop CPU µs/req   (medians)`,
+    `${"run".padEnd(10)} ${"path".padEnd(7)}     req/s    p50 ms    p99 ms  hop CPU µs/req       sys   threads   (medians)`,
   );
   for (const run of runs) {
     for (const path of paths) {
       const ms = results.get(`${run.name}|${path.name}`) ?? [];
       console.log(
-        `${run.name.padEnd(10)} ${path.name.padEnd(7)} ${fmt(median(ms.map(rps)))} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${path.name === "direct" || path.name === "ccr" ? "              -" : fmt(median(ms.map(cpuPerRequest))).padStart(15)}`,
+        `${run.name.padEnd(10)} ${path.name.padEnd(7)} ${fmt(median(ms.map(rps)))} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${path.name === "direct" || path.name === "ccr" ? "              -" : cpuCells(ms).padStart(35)}`,
       );
     }
   }

@@ -7,7 +7,9 @@
  * (ceiling, parley, parley, ceiling, …) over `--repeat` rounds, and each ratio is the median of
  * the per-round ratios, so load from other work on the machine hits both alike. Reported:
  * requests/s, p50/p99 latency, SSE events/s, how busy the server thread was (event-loop
- * utilisation) and its CPU per request, with Parley's ratios to the ceiling.
+ * utilisation) and its CPU per request, with the kernel's part of it (sys) and the CPU the
+ * process's other threads used per request (Parley's SQLite usage writer, GC helpers), with
+ * Parley's ratios to the ceiling.
  *
  * Options: --seconds N (per measurement, default 1), --warmup N (default 0.3), --repeat N (rounds,
  * default 3), --run TEXT (only runs whose name contains TEXT, e.g. "json c=64"), --only
@@ -150,12 +152,18 @@ const median = (xs: number[]) => {
 };
 /** Requests/s, or for SSE events/s. */
 const rate = (m: LoadResult) => (m.events || m.requests) / m.seconds;
-const cpuPerRequest = (m: LoadResult) => (m.mainCpuMs * 1000) / (m.requests + m.warmupRequests);
+const perRequest = (ms: number, m: LoadResult) => (ms * 1000) / (m.requests + m.warmupRequests);
+const cpuPerRequest = (m: LoadResult) => perRequest(m.mainCpuMs, m);
 
 function row(run: string, server: string, ms: LoadResult[]): string {
   const rps = median(ms.map((m) => m.requests / m.seconds));
   const eps = median(ms.map((m) => m.events / m.seconds));
-  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${eps ? fmt(eps) : "        -"} ${fmt(median(ms.map((m) => m.elu)) * 100)}% ${fmt(median(ms.map(cpuPerRequest)))}`;
+  const cpu = [
+    cpuPerRequest,
+    (m: LoadResult) => perRequest(m.mainSysMs, m),
+    (m: LoadResult) => perRequest(m.otherCpuMs, m),
+  ];
+  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${eps ? fmt(eps) : "        -"} ${fmt(median(ms.map((m) => m.elu)) * 100)}% ${cpu.map((f) => fmt(median(ms.map(f)))).join(" ")}`;
 }
 
 /** Median over rounds of parley / ceiling; the aim (issue 14) is ≥ 0.7× at 64 connections. */
@@ -242,7 +250,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `${"run".padEnd(11)} ${"server".padEnd(8)}     req/s    p50 ms    p99 ms  events/s  server busy  CPU µs/req`,
+    `${"run".padEnd(11)} ${"server".padEnd(8)}     req/s    p50 ms    p99 ms  events/s  server busy  CPU µs/req       sys   threads`,
   );
   for (const run of runs)
     for (const server of servers)

@@ -34,6 +34,14 @@ export interface LoadResult {
   warmupRequests: number;
   /** CPU time of the main thread (Linux only, else NaN) over warm-up and measurement, ms. */
   mainCpuMs: number;
+  /** The kernel's part of `mainCpuMs` (system calls: socket reads and writes, epoll), ms. */
+  mainSysMs: number;
+  /**
+   * CPU time of the measuring process's other threads over the same time, ms: the servers' worker
+   * threads (Parley's SQLite usage writer), V8's GC helpers, libuv's pool. Not on the measured
+   * thread, but on a 2-core machine it takes cores from the load generator and the upstream.
+   */
+  otherCpuMs: number;
 }
 
 /** One request; resolves with whether it got a 200 and the number of SSE events in the reply. */
@@ -58,7 +66,8 @@ function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; even
 }
 
 /** `concurrency` clients, each sending its next request when the last one ends. */
-type Round = Omit<LoadResult, "elu" | "warmupRequests" | "mainCpuMs">;
+type Round = Omit<LoadResult, "elu" | "warmupRequests" | CpuFields>;
+type CpuFields = "mainCpuMs" | "mainSysMs" | "otherCpuMs";
 
 async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Round> {
   const latencies: number[] = [];
@@ -82,7 +91,7 @@ async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Rou
   return { requests: latencies.length, seconds, p50: at(0.5), p99: at(0.99), events, failures };
 }
 
-type Driven = Omit<LoadResult, "elu" | "mainCpuMs">;
+type Driven = Omit<LoadResult, "elu" | CpuFields>;
 
 /** Where the load runs: a worker thread or a child process, each one spec at a time. */
 export interface LoadGenerator {
@@ -133,28 +142,37 @@ export function startLoadProcess(): LoadGenerator {
 /** Warms up, then measures one spec in the load generator. */
 export async function measure(load: LoadGenerator, spec: LoadSpec): Promise<LoadResult> {
   const before = performance.eventLoopUtilization();
-  const cpuBefore = mainThreadCpuMs();
+  const cpuBefore = cpuTimes();
   const result = await load.run(spec);
+  const cpu = cpuTimes();
+  const mainCpuMs = cpu.mainUserMs + cpu.mainSysMs - cpuBefore.mainUserMs - cpuBefore.mainSysMs;
   return {
     ...result,
     elu: performance.eventLoopUtilization(before).utilization,
-    mainCpuMs: mainThreadCpuMs() - cpuBefore,
+    mainCpuMs,
+    mainSysMs: cpu.mainSysMs - cpuBefore.mainSysMs,
+    otherCpuMs: cpu.processMs - cpuBefore.processMs - mainCpuMs,
   };
 }
 
 /**
- * CPU time the main thread has used (user + system), from /proc; NaN elsewhere. Unlike wall
- * time it hardly moves when other processes load the machine, so per-request CPU compares
- * servers fairly on a shared box.
+ * The main thread's user and system CPU time and the whole process's (all threads), ms, from /proc
+ * (clock ticks, 100 per second on Linux); NaN elsewhere. Unlike wall time, CPU time hardly moves
+ * when other processes load the machine, so per-request CPU compares servers fairly on a shared box.
  */
-export function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+function cpuTimes(): { mainUserMs: number; mainSysMs: number; processMs: number } {
+  const ticks = (path: string) => {
+    const stat = readFileSync(path, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    // utime and stime are fields 14 and 15 of stat(5).
+    return { user: Number(fields[11]) * 10, sys: Number(fields[12]) * 10 };
+  };
+  try {
+    const main = ticks(`/proc/self/task/${process.pid}/stat`);
+    const all = ticks("/proc/self/stat");
+    return { mainUserMs: main.user, mainSysMs: main.sys, processMs: all.user + all.sys };
   } catch {
-    return Number.NaN;
+    return { mainUserMs: Number.NaN, mainSysMs: Number.NaN, processMs: Number.NaN };
   }
 }
 
