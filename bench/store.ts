@@ -7,8 +7,14 @@
  * Then, with no server: what one `record()` costs while the database is unreachable and the
  * buffer is full (records dropped), against the same while it still has room, in the same run.
  *
- * Options: --seconds N (per measurement, default 3), --rounds N (default 2), --concurrency N (default 32).
+ * Then: the CPU per usage row written to SQLite (record, batch, the writer thread's insert) as
+ * the table grows, with request ids as Parley issues them (time first) against random ones (as
+ * before 2026-12-03), the two tables filled in alternating steps.
+ *
+ * Options: --seconds N (per measurement, default 3), --rounds N (default 2), --concurrency N
+ * (default 32), --grow-rows N (rows per table in the growth test, default 600000; 0 skips it).
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,14 +78,16 @@ async function startSetup(name: string, storage: string, record: boolean, dataDi
   };
 }
 
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "2" },
+    concurrency: { type: "string", default: "32" },
+    "grow-rows": { type: "string", default: "600000" },
+  },
+});
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: "string", default: "3" },
-      rounds: { type: "string", default: "2" },
-      concurrency: { type: "string", default: "32" },
-    },
-  });
   const durationMs = Number(values.seconds) * 1000;
   const rounds = Number(values.rounds);
   const concurrency = Number(values.concurrency);
@@ -174,5 +182,50 @@ async function recordWhileDown(): Promise<void> {
   await recorder.close();
 }
 
+/**
+ * CPU per usage row (this process, writer thread included) while two SQLite tables grow in
+ * alternating steps: one keyed by request ids as issued, one by random ids of the same shape.
+ */
+async function growingTable(totalRows: number): Promise<void> {
+  const { Store } = await import("../src/store/index.ts");
+  const { newRequestId } = await import("../src/protocol/index.ts");
+  const { usageRecord } = await import("../test/helpers/usage-record.ts");
+  const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const randomId = () => `req_01${Array.from(randomBytes(22), (b) => ALPHABET[b % 62]).join("")}`;
+  const dir = await mkdtemp(join(tmpdir(), "parley-bench-grow-"));
+  const kinds = [
+    { name: "as issued", id: newRequestId, store: await Store.open(`sqlite:${join(dir, "issued.db")}`) },
+    { name: "random", id: randomId, store: await Store.open(`sqlite:${join(dir, "random.db")}`) },
+  ];
+  const stepRows = 100_000;
+  console.log(`
+usage rows into a growing SQLite table, CPU µs per row (this process, writer thread included)`);
+  console.log(
+    `${"rows before".padStart(12)}${"as issued".padStart(11)}${"random".padStart(9)}  random / as issued`,
+  );
+  try {
+    for (let before = 0; before < totalRows; before += stepRows) {
+      const perRow = new Map<string, number>();
+      for (const kind of before % (2 * stepRows) ? [...kinds].reverse() : kinds) {
+        const cpu = process.cpuUsage();
+        for (let i = 0; i < stepRows; i++) kind.store.recorder.record(usageRecord({ request_id: kind.id() }));
+        await kind.store.recorder.flush();
+        const used = process.cpuUsage(cpu);
+        perRow.set(kind.name, (used.user + used.system) / stepRows);
+      }
+      const issued = perRow.get("as issued") ?? Number.NaN;
+      const random = perRow.get("random") ?? Number.NaN;
+      console.log(
+        `${String(before).padStart(12)}${issued.toFixed(2).padStart(11)}${random.toFixed(2).padStart(9)}  ${(random / issued).toFixed(2)}×`,
+      );
+    }
+  } finally {
+    for (const kind of kinds) await kind.store.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 await main();
 await recordWhileDown();
+const growRows = Number(values["grow-rows"]);
+if (growRows > 0) await growingTable(growRows);
