@@ -31,7 +31,17 @@ describe("newRequestId", () => {
   });
 
   it("sorts in the order the ids were made, across milliseconds", () => {
-    const times = [1, 35, 36, 61, 62, 1_000, Date.UTC(2026, 0, 1), Date.UTC(2026, 11, 3), Date.UTC(2099, 0, 1)];
+    const times = [
+      1,
+      35,
+      36,
+      61,
+      62,
+      1_000,
+      Date.UTC(2026, 0, 1),
+      Date.UTC(2026, 11, 3),
+      Date.UTC(2099, 0, 1),
+    ];
     const ids = times.map(at);
     expect([...ids].sort()).toEqual(ids);
   });
