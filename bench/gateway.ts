@@ -225,6 +225,11 @@ async function startCcr(bin: string, upstreamPort: number): Promise<{ url: strin
 
 // ---------------------------------------------------------------- main thread
 
+/** Usage is written in batches, up to 0.5 s later: flushed inside the measurement that caused it. */
+const flushUsage =
+  (server: { deps: { recorder: { flush?(): Promise<void> } } }) => async (): Promise<unknown> =>
+    server.deps.recorder.flush?.();
+
 async function startParley(dataDir: string, upstream: string, logLevel: string, root = "..") {
   const { buildConfig } = await import(new URL(`${root}/src/config/index.ts`, import.meta.url).href);
   const { startServer } = await import(new URL(`${root}/src/server/index.ts`, import.meta.url).href);
@@ -324,6 +329,8 @@ const cpuCells = (ms: LoadResult[]) =>
 interface Path {
   name: string;
   spec(stream: boolean, concurrency: number): LoadSpec;
+  /** After each measurement, inside its CPU window: Parley writes its buffered usage. */
+  settle?: () => Promise<unknown>;
 }
 
 function openAiSpec(url: string, stream: boolean, concurrency: number): LoadSpec {
@@ -411,9 +418,10 @@ async function main(): Promise<void> {
   const all: Path[] = [
     { name: "direct", spec: (s, c) => upstreamSpec(upstream, s, c) },
     { name: "floor", spec: (s, c) => upstreamSpec(floor.url, s, c) },
-    { name: "parley", spec: (s, c) => messagesSpec(parley.url, model, s, c) },
+    { name: "parley", spec: (s, c) => messagesSpec(parley.url, model, s, c), settle: flushUsage(parley) },
   ];
-  if (base) all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, model, s, c) });
+  if (base)
+    all.push({ name: "base", spec: (s, c) => messagesSpec(base.url, model, s, c), settle: flushUsage(base) });
   if (ccr) all.push({ name: "ccr", spec: (s, c) => messagesSpec(ccr, "bench", s, c) });
   const paths = all.filter((p) => wanted(p.name));
   const load = startLoadProcess();
@@ -440,7 +448,11 @@ async function main(): Promise<void> {
     for (const run of runs) {
       // Odd rounds go backwards (A,B,C then C,B,A): no path always runs right after another.
       for (const path of round % 2 ? [...paths].reverse() : paths) {
-        const m = await measure(load, { ...path.spec(run.stream, run.concurrency), warmupMs, durationMs });
+        const m = await measure(
+          load,
+          { ...path.spec(run.stream, run.concurrency), warmupMs, durationMs },
+          path.settle,
+        );
         failures += m.failures;
         const key = `${run.name}|${path.name}`;
         results.set(key, [...(results.get(key) ?? []), m]);

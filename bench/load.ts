@@ -139,11 +139,20 @@ export function startLoadProcess(): LoadGenerator {
   };
 }
 
-/** Warms up, then measures one spec in the load generator. */
-export async function measure(load: LoadGenerator, spec: LoadSpec): Promise<LoadResult> {
+/**
+ * Warms up, then measures one spec in the load generator. `settle` runs after the load, inside the
+ * CPU window: a server that writes its usage in batches flushes there, so its writer's CPU is
+ * counted against its own requests, not against whichever server is measured next.
+ */
+export async function measure(
+  load: LoadGenerator,
+  spec: LoadSpec,
+  settle?: () => Promise<unknown>,
+): Promise<LoadResult> {
   const before = performance.eventLoopUtilization();
   const cpuBefore = cpuTimes();
   const result = await load.run(spec);
+  await settle?.();
   const cpu = cpuTimes();
   const mainCpuMs = cpu.mainUserMs + cpu.mainSysMs - cpuBefore.mainUserMs - cpuBefore.mainSysMs;
   return {
