@@ -50,7 +50,7 @@ export const newMcpToolUseId = () => `mcptoolu_01${base62(22)}`;
  * random ones, 83 bits). Usage rows are keyed by request id: a random key sends each insert to a
  * random page of the key's index, which stops fitting SQLite's page cache as the table grows
  * (10 µs per row at 50,000 rows, 25 µs at 600,000); a time-ordered one lands at its end (5 µs
- * per row, flat). PostgreSQL's index is a B-tree too; it meets the same once the index outgrows
- * shared_buffers (not measured here).
+ * per row, flat). PostgreSQL gains less while the index fits its buffers: 37–43 µs against 46–65 µs
+ * of wall time per row written, up to 600,000 rows.
  */
 export const newRequestId = () => `req_01${timePrefix(Date.now())}${base62(14)}`;
