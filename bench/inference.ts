@@ -2,7 +2,7 @@
  * Inference benchmark: Parley's llama backend through its HTTP server vs the same work done
  * directly with node-llama-cpp in the same process (the ceiling), on one model, in one run.
  *
- *   npm run bench:inference [-- --model 135m|0.5b|FILE.gguf] [--gen 64] [--prompt 2000] [--rounds 3]
+ *   npm run bench:inference [-- --model 135m|0.5b|FILE.gguf] [--weights q8_0|q4_0|f16] [--gen 64] [--prompt 2000] [--rounds 3]
  *
  * Parley and the direct baseline are loaded side by side and measured in interleaved rounds
  * (Parley, then direct, each round); the tables show medians, so a noisy shared machine
@@ -24,11 +24,12 @@ import {
 } from "node-llama-cpp";
 import { buildConfig } from "../src/config/index.ts";
 import { startServer } from "../src/server/index.ts";
-import { SHAPES, writeSyntheticGguf } from "./llama/synthetic-gguf.ts";
+import { SHAPES, WEIGHT_TYPES, type WeightType, writeSyntheticGguf } from "./llama/synthetic-gguf.ts";
 
 const { values: args } = parseArgs({
   options: {
     model: { type: "string", default: "135m" },
+    weights: { type: "string", default: "q8_0" },
     gen: { type: "string", default: "64" },
     prompt: { type: "string", default: "2000" },
     rounds: { type: "string", default: "3" },
@@ -43,12 +44,18 @@ const FIXTURE = resolve(
   "llama-2-tiny-random.gguf",
 );
 
+if (!(args.weights in WEIGHT_TYPES))
+  throw new Error(`--weights must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}, not ${args.weights}`);
+const weights = args.weights as WeightType;
+// The default keeps its old file name, so a model written before is reused.
+const weightsSuffix = weights === "q8_0" ? "" : `-${weights}`;
 const file =
   args.model in SHAPES
     ? await writeSyntheticGguf(
-        join(import.meta.dirname, `.models/synthetic-${args.model}.gguf`),
+        join(import.meta.dirname, `.models/synthetic-${args.model}${weightsSuffix}.gguf`),
         SHAPES[args.model as string] as never,
         FIXTURE,
+        weights,
       )
     : resolve(args.model as string);
 const cores = availableParallelism();

@@ -4,7 +4,7 @@
  * 1 and at all cores, and whether LlamaChat replies on 4 sequences of one context really land
  * in one `llama_decode` per step.
  *
- *   node bench/llama/batched-decode.ts [--model 135m|0.5b|FILE.gguf] [--steps 48] [--rounds 3]
+ *   node bench/llama/batched-decode.ts [--model 135m|0.5b|FILE.gguf] [--weights q8_0|q4_0|f16] [--steps 48] [--rounds 3]
  *
  * It is the same measurement as llama.cpp's `llama-batched-bench` (S_TG t/s for npl 1,2,4),
  * which needs a llama.cpp build; see docs/inference-speed.md for both.
@@ -13,11 +13,12 @@ import { availableParallelism, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
-import { SHAPES, writeSyntheticGguf } from "./synthetic-gguf.ts";
+import { SHAPES, WEIGHT_TYPES, type WeightType, writeSyntheticGguf } from "./synthetic-gguf.ts";
 
 const { values: args } = parseArgs({
   options: {
     model: { type: "string", default: "135m" },
+    weights: { type: "string", default: "q8_0" },
     steps: { type: "string", default: "48" },
     rounds: { type: "string", default: "3" },
     gen: { type: "string", default: "48" },
@@ -30,12 +31,18 @@ const FIXTURE = resolve(
   process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../../shared/models"),
   "llama-2-tiny-random.gguf",
 );
+if (!(args.weights in WEIGHT_TYPES))
+  throw new Error(`--weights must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}, not ${args.weights}`);
+const weights = args.weights as WeightType;
+// The default keeps its old file name, so a model written before is reused.
+const weightsSuffix = weights === "q8_0" ? "" : `-${weights}`;
 const file =
   args.model in SHAPES
     ? await writeSyntheticGguf(
-        join(import.meta.dirname, `../.models/synthetic-${args.model}.gguf`),
+        join(import.meta.dirname, `../.models/synthetic-${args.model}${weightsSuffix}.gguf`),
         SHAPES[args.model as string] as never,
         FIXTURE,
+        weights,
       )
     : resolve(args.model as string);
 const cores = availableParallelism();

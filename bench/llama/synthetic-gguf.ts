@@ -21,14 +21,30 @@ export const SHAPES: Record<string, Shape> = {
 
 const ALIGN = 32;
 const F32 = 0;
-const Q8_0 = 8;
 
 /**
- * Writes a random-weight GGUF (Q8_0 matrices) with a real shape and the tokenizer of
+ * The matrices' GGML type. Q8_0 is the default; the others show how much batched decoding gains
+ * per weight type on a CPU (on one AMD EPYC, a 4-token step gained nothing with Q8_0 and 1.3×
+ * with Q4_0; docs/inference-speed.md).
+ */
+export const WEIGHT_TYPES = { q8_0: 8, q4_0: 2, f16: 1 } as const;
+export type WeightType = keyof typeof WEIGHT_TYPES;
+
+/** Bytes per block of 32 values (a scale and the values), or per value for F16. */
+const BLOCK_BYTES: Record<number, number> = { 8: 34, 2: 18 };
+
+/**
+ * Writes a random-weight GGUF (matrices of `weights` type) with a real shape and the tokenizer of
  * `tokenizerFrom` (a real vocabulary, so prompts tokenize as they would). Speed depends on
  * shape and quantisation, not on trained weights, so this benchmarks realistic sizes offline.
  */
-export async function writeSyntheticGguf(file: string, shape: Shape, tokenizerFrom: string): Promise<string> {
+export async function writeSyntheticGguf(
+  file: string,
+  shape: Shape,
+  tokenizerFrom: string,
+  weights: WeightType = "q8_0",
+): Promise<string> {
+  const matrix = WEIGHT_TYPES[weights];
   if (await stat(file).catch(() => undefined)) return file;
   const info = await readGgufFileInfo(tokenizerFrom, { readTensorInfo: false });
   const tokenizer = (info.metadata as unknown as { tokenizer: Record<string, unknown> }).tokenizer;
@@ -48,22 +64,22 @@ export async function writeSyntheticGguf(file: string, shape: Shape, tokenizerFr
   ];
   const kvDim = (shape.embd / shape.heads) * shape.kvHeads;
   const tensors: { name: string; dims: number[]; type: number }[] = [
-    { name: "token_embd.weight", dims: [shape.embd, vocab], type: Q8_0 },
+    { name: "token_embd.weight", dims: [shape.embd, vocab], type: matrix },
     { name: "output_norm.weight", dims: [shape.embd], type: F32 },
-    { name: "output.weight", dims: [shape.embd, vocab], type: Q8_0 },
+    { name: "output.weight", dims: [shape.embd, vocab], type: matrix },
   ];
   for (let i = 0; i < shape.layers; i++) {
     const b = `blk.${i}.`;
     tensors.push(
       { name: `${b}attn_norm.weight`, dims: [shape.embd], type: F32 },
-      { name: `${b}attn_q.weight`, dims: [shape.embd, shape.embd], type: Q8_0 },
-      { name: `${b}attn_k.weight`, dims: [shape.embd, kvDim], type: Q8_0 },
-      { name: `${b}attn_v.weight`, dims: [shape.embd, kvDim], type: Q8_0 },
-      { name: `${b}attn_output.weight`, dims: [shape.embd, shape.embd], type: Q8_0 },
+      { name: `${b}attn_q.weight`, dims: [shape.embd, shape.embd], type: matrix },
+      { name: `${b}attn_k.weight`, dims: [shape.embd, kvDim], type: matrix },
+      { name: `${b}attn_v.weight`, dims: [shape.embd, kvDim], type: matrix },
+      { name: `${b}attn_output.weight`, dims: [shape.embd, shape.embd], type: matrix },
       { name: `${b}ffn_norm.weight`, dims: [shape.embd], type: F32 },
-      { name: `${b}ffn_gate.weight`, dims: [shape.embd, shape.ff], type: Q8_0 },
-      { name: `${b}ffn_up.weight`, dims: [shape.embd, shape.ff], type: Q8_0 },
-      { name: `${b}ffn_down.weight`, dims: [shape.ff, shape.embd], type: Q8_0 },
+      { name: `${b}ffn_gate.weight`, dims: [shape.embd, shape.ff], type: matrix },
+      { name: `${b}ffn_up.weight`, dims: [shape.embd, shape.ff], type: matrix },
+      { name: `${b}ffn_down.weight`, dims: [shape.ff, shape.embd], type: matrix },
     );
   }
   const head = new Writer();
@@ -102,10 +118,15 @@ export async function writeSyntheticGguf(file: string, shape: Shape, tokenizerFr
 
 function tensorBytes(t: { dims: number[]; type: number }): number {
   const n = t.dims.reduce((a, b) => a * b, 1);
-  return t.type === F32 ? n * 4 : (n / 32) * 34;
+  if (t.type === F32) return n * 4;
+  if (t.type === WEIGHT_TYPES.f16) return n * 2;
+  return (n / 32) * (BLOCK_BYTES[t.type] as number);
 }
 
-/** Norm weights 1.0; Q8_0 blocks with a small scale and random int8 values. */
+/**
+ * Norm weights 1.0; quantised blocks with a small scale and random values; F16 values random
+ * with a small exponent (|x| < 0.016), so no value is infinite or NaN.
+ */
 function randomTensor(type: number, bytes: number): Buffer {
   if (type === F32) {
     const b = Buffer.alloc(bytes);
@@ -113,7 +134,12 @@ function randomTensor(type: number, bytes: number): Buffer {
     return b;
   }
   const b = randomFillSync(Buffer.alloc(bytes));
-  for (let i = 0; i < bytes; i += 34) b.writeUInt16LE(0x1c00, i); // f16 0.00391 scale
+  if (type === WEIGHT_TYPES.f16) {
+    for (let i = 0; i < bytes; i += 2) b.writeUInt16LE((b.readUInt16LE(i) & 0x83ff) | (0x0c << 10), i);
+    return b;
+  }
+  const block = BLOCK_BYTES[type] as number;
+  for (let i = 0; i < bytes; i += block) b.writeUInt16LE(0x1c00, i); // f16 0.00391 scale
   return b;
 }
 
