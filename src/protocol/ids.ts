@@ -24,20 +24,14 @@ function base62(length: number): string {
   return out;
 }
 
-let lastMs = -1;
-let lastPrefix = "";
-
 /** Milliseconds since 1970 as 8 base62 digits, most significant first (they run out in the year 8889). */
 function timePrefix(ms: number): string {
-  if (ms === lastMs) return lastPrefix;
   let rest = ms;
   let out = "";
   for (let i = 0; i < 8; i++) {
     out = ALPHABET[rest % 62] + out;
     rest = Math.floor(rest / 62);
   }
-  lastMs = ms;
-  lastPrefix = out;
   return out;
 }
 

@@ -38,7 +38,7 @@ function encodeDelta(event: DeltaEvent): string | undefined {
 
 /**
  * True when the object's enumerable keys are exactly these, in this order (the order JSON
- * writes them in). Unrolled for two and three keys: this runs for every delta.
+ * writes them in). Two or three fixed names, not an array: this runs for every delta.
  */
 function keysAre(o: object, a: string, b: string, c?: string): boolean {
   let i = 0;

@@ -1,17 +1,10 @@
 import type { FastifyBaseLogger } from "fastify";
-import type { Bindings, ChildLoggerOptions } from "pino";
+import { type Bindings, type ChildLoggerOptions, levels } from "pino";
 
 type LevelName = "fatal" | "error" | "warn" | "info" | "debug" | "trace";
 
-const LEVEL_VALUES: Record<string, number> = {
-  trace: 10,
-  debug: 20,
-  info: 30,
-  warn: 40,
-  error: 50,
-  fatal: 60,
-  silent: Number.POSITIVE_INFINITY,
-};
+/** pino's own level numbers, and `silent` above them all (pino has no number for it). */
+const LEVEL_VALUES: Record<string, number> = { ...levels.values, silent: Number.POSITIVE_INFINITY };
 
 /**
  * The logger Fastify gives each request (its lines carry `reqId`). pino formats a child's
