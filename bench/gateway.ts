@@ -32,7 +32,14 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { delimiter, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { type LoadResult, type LoadSpec, measure, startLoadProcess } from "./load.ts";
+import {
+  CPU_COLUMNS,
+  cpuPerRequest,
+  type LoadResult,
+  type LoadSpec,
+  measure,
+  startLoadProcess,
+} from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
 /** The upstream streams this many text chunks per reply (≈ a 24-token answer). */
@@ -313,18 +320,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
 const rps = (m: LoadResult) => m.requests / m.seconds;
-const perRequest = (ms: number, m: LoadResult) => (ms * 1000) / (m.requests + m.warmupRequests);
-/** CPU the main thread (the hop being measured) spent per request, µs. */
-const cpuPerRequest = (m: LoadResult) => perRequest(m.mainCpuMs, m);
 /** The hop's CPU per request, µs: its thread's total, the kernel's part of that, and the process's other threads. */
-const cpuCells = (ms: LoadResult[]) =>
-  [
-    cpuPerRequest,
-    (m: LoadResult) => perRequest(m.mainSysMs, m),
-    (m: LoadResult) => perRequest(m.otherCpuMs, m),
-  ]
-    .map((f) => fmt(median(ms.map(f))))
-    .join(" ");
+const cpuCells = (ms: LoadResult[]) => CPU_COLUMNS.map((f) => fmt(median(ms.map(f)))).join(" ");
 
 interface Path {
   name: string;

@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import Fastify from "fastify";
-import { type LoadResult, measure, startLoadProcess } from "./load.ts";
+import { CPU_COLUMNS, cpuPerRequest, type LoadResult, measure, startLoadProcess } from "./load.ts";
 
 const KEY = "sk-bench-key-0001";
 const LOG_LEVEL = "warn";
@@ -157,18 +157,11 @@ const median = (xs: number[]) => {
 };
 /** Requests/s, or for SSE events/s. */
 const rate = (m: LoadResult) => (m.events || m.requests) / m.seconds;
-const perRequest = (ms: number, m: LoadResult) => (ms * 1000) / (m.requests + m.warmupRequests);
-const cpuPerRequest = (m: LoadResult) => perRequest(m.mainCpuMs, m);
 
 function row(run: string, server: string, ms: LoadResult[]): string {
   const rps = median(ms.map((m) => m.requests / m.seconds));
   const eps = median(ms.map((m) => m.events / m.seconds));
-  const cpu = [
-    cpuPerRequest,
-    (m: LoadResult) => perRequest(m.mainSysMs, m),
-    (m: LoadResult) => perRequest(m.otherCpuMs, m),
-  ];
-  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${eps ? fmt(eps) : "        -"} ${fmt(median(ms.map((m) => m.elu)) * 100)}% ${cpu.map((f) => fmt(median(ms.map(f)))).join(" ")}`;
+  return `${run.padEnd(11)} ${server.padEnd(8)} ${fmt(rps)} ${fmt(median(ms.map((m) => m.p50)), 3)} ${fmt(median(ms.map((m) => m.p99)), 3)} ${eps ? fmt(eps) : "        -"} ${fmt(median(ms.map((m) => m.elu)) * 100)}% ${CPU_COLUMNS.map((f) => fmt(median(ms.map(f)))).join(" ")}`;
 }
 
 /** Median over rounds of parley / ceiling; the aim (issue 14) is ≥ 0.7× at 64 connections. */

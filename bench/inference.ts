@@ -13,7 +13,7 @@
  * and quantisation, not on what the weights learned.
  */
 import { availableParallelism, loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   type ChatHistoryItem,
@@ -24,7 +24,7 @@ import {
 } from "node-llama-cpp";
 import { buildConfig } from "../src/config/index.ts";
 import { startServer } from "../src/server/index.ts";
-import { SHAPES, WEIGHT_TYPES, type WeightType, writeSyntheticGguf } from "./llama/synthetic-gguf.ts";
+import { benchModelFile } from "./llama/synthetic-gguf.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -39,25 +39,7 @@ const GEN = Number(args.gen);
 const PROMPT = Number(args.prompt);
 const ROUNDS = Number(args.rounds);
 const KEY = "sk-bench-inference-1";
-const FIXTURE = resolve(
-  process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../shared/models"),
-  "llama-2-tiny-random.gguf",
-);
-
-if (!(args.weights in WEIGHT_TYPES))
-  throw new Error(`--weights must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}, not ${args.weights}`);
-const weights = args.weights as WeightType;
-// The default keeps its old file name, so a model written before is reused.
-const weightsSuffix = weights === "q8_0" ? "" : `-${weights}`;
-const file =
-  args.model in SHAPES
-    ? await writeSyntheticGguf(
-        join(import.meta.dirname, `.models/synthetic-${args.model}${weightsSuffix}.gguf`),
-        SHAPES[args.model as string] as never,
-        FIXTURE,
-        weights,
-      )
-    : resolve(args.model as string);
+const file = await benchModelFile(args.model as string, args.weights as string);
 const cores = availableParallelism();
 const genThreads = Math.max(1, Math.floor(cores / 2));
 

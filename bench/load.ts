@@ -44,6 +44,18 @@ export interface LoadResult {
   otherCpuMs: number;
 }
 
+const perRequest = (ms: number, m: LoadResult) => (ms * 1000) / (m.requests + m.warmupRequests);
+
+/** CPU the measured (main) thread spent per request, warm-up included, µs. */
+export const cpuPerRequest = (m: LoadResult): number => perRequest(m.mainCpuMs, m);
+
+/** Per request, µs: the measured thread's CPU, the kernel's part of it, the process's other threads. */
+export const CPU_COLUMNS: readonly ((m: LoadResult) => number)[] = [
+  cpuPerRequest,
+  (m) => perRequest(m.mainSysMs, m),
+  (m) => perRequest(m.otherCpuMs, m),
+];
+
 /** One request; resolves with whether it got a 200 and the number of SSE events in the reply. */
 function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; events: number }> {
   return new Promise((resolve, reject) => {

@@ -10,10 +10,9 @@
  * which needs a llama.cpp build; see docs/inference-speed.md for both.
  */
 import { availableParallelism, loadavg } from "node:os";
-import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { getLlama, LlamaChat, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
-import { SHAPES, WEIGHT_TYPES, type WeightType, writeSyntheticGguf } from "./synthetic-gguf.ts";
+import { benchModelFile } from "./synthetic-gguf.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -27,24 +26,7 @@ const { values: args } = parseArgs({
 const STEPS = Number(args.steps);
 const ROUNDS = Number(args.rounds);
 const GEN = Number(args.gen);
-const FIXTURE = resolve(
-  process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../../shared/models"),
-  "llama-2-tiny-random.gguf",
-);
-if (!(args.weights in WEIGHT_TYPES))
-  throw new Error(`--weights must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}, not ${args.weights}`);
-const weights = args.weights as WeightType;
-// The default keeps its old file name, so a model written before is reused.
-const weightsSuffix = weights === "q8_0" ? "" : `-${weights}`;
-const file =
-  args.model in SHAPES
-    ? await writeSyntheticGguf(
-        join(import.meta.dirname, `../.models/synthetic-${args.model}${weightsSuffix}.gguf`),
-        SHAPES[args.model as string] as never,
-        FIXTURE,
-        weights,
-      )
-    : resolve(args.model as string);
+const file = await benchModelFile(args.model as string, args.weights as string);
 const cores = availableParallelism();
 const threadCounts = [...new Set([1, cores])];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;

@@ -1,6 +1,6 @@
 import { randomFillSync } from "node:crypto";
 import { mkdir, open, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { readGgufFileInfo } from "node-llama-cpp";
 
 /** Llama-architecture shapes of real small models. */
@@ -32,6 +32,30 @@ export type WeightType = keyof typeof WEIGHT_TYPES;
 
 /** Bytes per block of 32 values (a scale and the values), or per value for F16. */
 const BLOCK_BYTES: Record<number, number> = { 8: 34, 2: 18 };
+
+/**
+ * The GGUF a bench runs, from its `--model` and `--weights`: a shape of SHAPES is a synthetic
+ * file under bench/.models/ (written on first use, with the fixture model's tokenizer); anything
+ * else is a path. The Q8_0 file keeps its old name, so one written before is reused.
+ */
+export async function benchModelFile(model: string, weights: string): Promise<string> {
+  if (!(weights in WEIGHT_TYPES))
+    throw new Error(`--weights must be one of ${Object.keys(WEIGHT_TYPES).join(", ")}, not ${weights}`);
+  const shape = SHAPES[model];
+  if (!shape) return resolve(model);
+  const type = weights as WeightType;
+  const fixture = resolve(
+    process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../../shared/models"),
+    "llama-2-tiny-random.gguf",
+  );
+  const suffix = type === "q8_0" ? "" : `-${type}`;
+  return writeSyntheticGguf(
+    join(import.meta.dirname, `../.models/synthetic-${model}${suffix}.gguf`),
+    shape,
+    fixture,
+    type,
+  );
+}
 
 /**
  * Writes a random-weight GGUF (matrices of `weights` type) with a real shape and the tokenizer of
