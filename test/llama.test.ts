@@ -21,6 +21,9 @@ const CAPTURE = resolve(import.meta.dirname, "../../shared/wire/captures/claude-
 
 const models: ConfigFile["models"] = [
   { id: "tiny", provider: "llama", path: TINY, context_window: 8192, parallel: 4, max_queue: 8 },
+  // All four slots in one context, whatever the cores: the cache-edit test needs them to share its lock.
+  { id: "one-context", provider: "llama", path: TINY, context_window: 8192, parallel: 4, contexts: 1 },
+  { id: "two-contexts", provider: "llama", path: TINY, context_window: 8192, parallel: 4, contexts: 2 },
   { id: "solo", provider: "llama", path: TINY, context_window: 1024, parallel: 1, max_queue: 0 },
   {
     id: "raw-billing",
@@ -274,12 +277,12 @@ describe.skipIf(!present)("llama provider through the server", () => {
     expect(text(reply)).toBe(full.slice(0, full.indexOf(stopAt)));
   });
 
-  it("serves four concurrent streams to completion", async () => {
+  it("serves four concurrent streams to completion from two contexts decoding side by side", async () => {
     const replies = await Promise.all(
       [1, 2, 3, 4].map((i) =>
         client.messages
           .stream({
-            model: "tiny",
+            model: "two-contexts",
             max_tokens: 20,
             messages: [{ role: "user", content: `Stream number ${i}` }],
           })
@@ -297,7 +300,7 @@ describe.skipIf(!present)("llama provider through the server", () => {
     await Promise.all(
       [1, 2, 3, 4].map((i) =>
         client.messages.create({
-          model: "tiny",
+          model: "one-context",
           max_tokens: 4,
           messages: [{ role: "user", content: `Fill slot ${i} with this conversation` }],
         }),
@@ -307,7 +310,7 @@ describe.skipIf(!present)("llama provider through the server", () => {
     const timed = (content: string, maxTokens: number) => {
       const at: { first?: number; stop?: number } = {};
       const stream = client.messages.stream({
-        model: "tiny",
+        model: "one-context",
         max_tokens: maxTokens,
         messages: [{ role: "user", content }],
       });

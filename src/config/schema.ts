@@ -72,6 +72,13 @@ export const LlamaModelConfig = Type.Object(
     ),
     threads: Type.Optional(Type.Integer({ minimum: 1 })),
     batch_threads: Type.Optional(Type.Integer({ minimum: 1 })),
+    contexts: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          "Contexts the slots are spread over, decoding side by side on `threads` each (default: as many as fit the cores; 1 with GPU layers)",
+      }),
+    ),
     batch_size: Type.Optional(Type.Integer({ minimum: 1 })),
     load: Type.Optional(Type.Union([Type.Literal("eager"), Type.Literal("lazy")])),
     kv_cache_type: Type.Optional(

@@ -2,12 +2,16 @@
 import { describe, expect, it } from "vitest";
 import { chooseSlot, continuesPin, type SlotCandidate } from "../../src/providers/llama/slot-choice.ts";
 
-const slot = (reused: number, lastUsed: number, pinnedBy?: string, pinnedLength = 0): SlotCandidate => ({
-  reused,
-  lastUsed,
-  pinnedBy,
-  pinnedLength,
-});
+const slot = (
+  reused: number,
+  lastUsed: number,
+  pinnedBy?: string,
+  pinnedLength = 0,
+  contextBusy = 0,
+): SlotCandidate => ({ reused, contextBusy, lastUsed, pinnedBy, pinnedLength });
+/** A free, unpinned slot whose context has `busy` slots at work. */
+const inContext = (reused: number, lastUsed: number, busy: number) =>
+  slot(reused, lastUsed, undefined, 0, busy);
 
 describe("chooseSlot", () => {
   it.each([
@@ -37,6 +41,28 @@ describe("chooseSlot", () => {
       2100,
       "s",
       1,
+    ],
+    ["no session: the idler context on a tie", [inContext(0, 1, 1), inContext(0, 5, 0)], 600, undefined, 1],
+    [
+      "a few shared template tokens do not outweigh a busy context",
+      [inContext(12, 1, 1), inContext(0, 5, 0)],
+      600,
+      undefined,
+      1,
+    ],
+    [
+      "a real shared prefix outweighs a busy context",
+      [inContext(400, 1, 1), inContext(0, 5, 0)],
+      600,
+      undefined,
+      0,
+    ],
+    [
+      "equally busy contexts: the longer of two short prefixes",
+      [inContext(12, 1, 1), inContext(3, 5, 1)],
+      600,
+      undefined,
+      0,
     ],
   ])("%s", (_name, free, length, session, expected) => {
     expect(chooseSlot(free, length, session)).toBe(expected);

@@ -14,14 +14,15 @@ import { contextBudget, mb, planSlots, type SlotPlan } from "./memory-plan.ts";
 import { locateModelFile } from "./model-file.ts";
 import { sharedLlama } from "./runtime.ts";
 import { DEFAULT_CONTEXT, type LlamaSettings } from "./settings.ts";
-import { SlotPool } from "./slot-pool.ts";
-import { splitThreads } from "./thread-policy.ts";
+import { type PoolContext, SlotPool } from "./slot-pool.ts";
+import { contextCount, splitThreads } from "./thread-policy.ts";
 import { shareMemoizedTokenizer } from "./tokenizer-memo.ts";
 
-/** A GGUF model in memory with its context, chat template and generation slots. */
+/** A GGUF model in memory with its contexts, chat template and generation slots. */
 export interface LoadedModel {
   model: LlamaModel;
-  context: LlamaContext;
+  /** The contexts the slots are spread over (see `contextCount`). */
+  contexts: LlamaContext[];
   chatWrapper: ChatWrapper;
   /** The model's tokenizer, remembering long texts: prompts are rendered and counted with it. */
   tokenizer: Tokenizer;
@@ -61,42 +62,44 @@ export async function loadModel({
   try {
     const contextSize = settings.contextWindow ?? Math.min(model.trainContextSize, DEFAULT_CONTEXT);
     const kvType = KV_TYPES[settings.kvCacheType];
-    const plan = await planContext(model, settings, contextSize, kvType);
-    if (plan.reduced) logger.warn({ model: settings.id, context_window: contextSize }, plan.reduced);
-    const context = await model
-      .createContext({
-        contextSize,
-        sequences: plan.parallel,
-        experimentalKvCacheKeyType: kvType,
-        experimentalKvCacheValueType: kvType,
+    const contextsFor = (slots: number) =>
+      contextCount({
+        configured: settings.contexts,
+        slots,
+        cores: settings.cores,
         threads: settings.threads,
-        batchSize: settings.batchSize,
-        createSignal: signal,
-      })
-      .catch((err: Error) => {
-        // llama.cpp refuses a quantised cache whose block size does not divide the head size.
-        const hint =
-          settings.kvCacheType === "f16"
-            ? ""
-            : `; kv_cache_type ${settings.kvCacheType} may not suit this model, try f16`;
-        throw new Error(`${err.message} (${plan.parallel} × ${contextSize}-token slots${hint})`);
+        gpuLayers: model.gpuLayers,
       });
-    const split = splitThreads(context, settings.threads, settings.batchThreads);
+    const plan = await planContext(model, settings, contextSize, kvType, contextsFor);
+    if (plan.reduced) logger.warn({ model: settings.id, context_window: contextSize }, plan.reduced);
+    const shares = slotShares(plan.parallel, contextsFor(plan.parallel));
+    const contexts = await createContexts(model, settings, { contextSize, kvType, shares, signal });
+    const pooled: PoolContext[] = contexts.map((context, i) => ({
+      context,
+      slots: shares[i] as number,
+      edits: prioritiseCacheEdits(context),
+    }));
+    const pool = new SlotPool(pooled, settings.maxQueue);
+    const split = contexts
+      .map((context, i) =>
+        splitThreads(context, settings.threads, settings.batchThreads, () => pool.aloneIn(i)),
+      )
+      .every(Boolean);
     const chatWrapper = resolveChatWrapper(model);
-    const pool = new SlotPool(context, plan.parallel, settings.maxQueue, prioritiseCacheEdits(context));
     logger.info(
       {
         model: settings.id,
         file,
         load_ms: Math.round(performance.now() - started),
         weights_mb: mb(model.size),
-        context_mb: mb(context.stateSize),
+        context_mb: mb(contexts.reduce((sum, c) => sum + c.stateSize, 0)),
         rss_mb: mb(process.memoryUsage().rss),
         rss_added_mb: mb(process.memoryUsage().rss - rssBefore),
         gpu: llama.gpu,
         gpu_layers: model.gpuLayers,
-        context_window: context.contextSize,
+        context_window: contexts[0]?.contextSize ?? contextSize,
         parallel: plan.parallel,
+        contexts: contexts.length,
         kv_cache_type: settings.kvCacheType,
         context_mb_estimated: mb(plan.estimatedBytes),
         memory_mb: mb(totalmem()),
@@ -108,19 +111,55 @@ export async function loadModel({
     );
     return {
       model,
-      context,
+      contexts,
       chatWrapper,
       tokenizer: shareMemoizedTokenizer(model),
       pool,
-      contextSize: context.contextSize,
+      contextSize: contexts[0]?.contextSize ?? contextSize,
       file,
       dispose: async () => {
-        await context.dispose();
+        await Promise.all(contexts.map((c) => c.dispose()));
         await model.dispose();
       },
     };
   } catch (err) {
     await model.dispose();
+    throw err;
+  }
+}
+
+/** One context per share of the slots; on a failure the ones made so far are freed. */
+async function createContexts(
+  model: LlamaModel,
+  settings: LlamaSettings,
+  o: { contextSize: number; kvType: GgmlType; shares: number[]; signal?: AbortSignal },
+): Promise<LlamaContext[]> {
+  const contexts: LlamaContext[] = [];
+  try {
+    for (const sequences of o.shares) {
+      const context = await model
+        .createContext({
+          contextSize: o.contextSize,
+          sequences,
+          experimentalKvCacheKeyType: o.kvType,
+          experimentalKvCacheValueType: o.kvType,
+          threads: settings.threads,
+          batchSize: settings.batchSize,
+          createSignal: o.signal,
+        })
+        .catch((err: Error) => {
+          // llama.cpp refuses a quantised cache whose block size does not divide the head size.
+          const hint =
+            settings.kvCacheType === "f16"
+              ? ""
+              : `; kv_cache_type ${settings.kvCacheType} may not suit this model, try f16`;
+          throw new Error(`${err.message} (${sequences} × ${o.contextSize}-token slots${hint})`);
+        });
+      contexts.push(context);
+    }
+    return contexts;
+  } catch (err) {
+    await Promise.all(contexts.map((c) => c.dispose()));
     throw err;
   }
 }
@@ -133,22 +172,33 @@ async function planContext(
   settings: LlamaSettings,
   contextSize: number,
   kvType: GgmlType,
+  contextsFor: (slots: number) => number,
 ): Promise<SlotPlan> {
-  const estimates = new Map<number, number>();
-  for (let slots = 1; slots <= settings.parallel; slots++) {
+  /** One context's memory by its sequence count; each context has buffers of its own. */
+  const perContext = new Map<number, number>();
+  for (let sequences = 1; sequences <= settings.parallel; sequences++) {
     const r = await model.fileInsights.estimateContextResourceRequirementsV2({
       contextSize,
-      sequences: slots,
+      sequences,
       modelGpuLayers: model.gpuLayers,
       batchSize: settings.batchSize,
       kvCacheKeyType: kvType,
       kvCacheValueType: kvType,
     });
-    estimates.set(slots, r.cpuRam + r.gpuVram);
+    perContext.set(sequences, r.cpuRam + r.gpuVram);
   }
   return planSlots({
     parallel: settings.parallel,
-    bytesFor: (slots) => estimates.get(slots) ?? 0,
+    bytesFor: (slots) =>
+      slotShares(slots, contextsFor(slots)).reduce((sum, n) => sum + (perContext.get(n) ?? 0), 0),
     budgetBytes: contextBudget(totalmem(), model.size),
   });
+}
+
+/** `slots` spread as evenly as they go over `contexts` contexts. */
+export function slotShares(slots: number, contexts: number): number[] {
+  return Array.from(
+    { length: contexts },
+    (_, i) => Math.floor(slots / contexts) + (i < slots % contexts ? 1 : 0),
+  );
 }

@@ -15,6 +15,9 @@ export interface LlamaSettings {
   maxQueue: number;
   threads: number;
   batchThreads: number;
+  /** Contexts the slots are spread over; undefined: chosen at load (see `contextCount`). */
+  contexts?: number;
+  cores: number;
   batchSize?: number;
   load: "eager" | "lazy";
   kvCacheType: "f16" | "q8_0" | "q4_0";
@@ -44,6 +47,8 @@ export function llamaSettings(config: LlamaModelConfig, cores = availableParalle
     maxQueue: config.max_queue ?? 256,
     threads,
     batchThreads: config.batch_threads ?? Math.max(threads, cores),
+    contexts: config.contexts,
+    cores,
     batchSize: config.batch_size,
     load: config.load ?? "eager",
     kvCacheType: config.kv_cache_type ?? "f16",

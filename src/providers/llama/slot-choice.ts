@@ -2,6 +2,8 @@
 export interface SlotCandidate {
   /** Prompt tokens the slot already holds for this request. */
   reused: number;
+  /** Busy slots in the slot's context: a context decoding alone runs fastest. */
+  contextBusy: number;
   lastUsed: number;
   /** The session whose main conversation the slot holds, and that conversation's prompt length. */
   pinnedBy?: string;
@@ -25,7 +27,9 @@ export const takesPin = (pinnedLength: number | undefined, promptLength: number)
 /**
  * Which free slot a request gets. A session's main conversation returns to the slot pinned for
  * it; everything else prefers slots no session has pinned, so side requests do not evict a
- * main prefix; then the longest shared prefix wins, then the least recently used slot.
+ * main prefix; then the longest shared prefix wins (by 32 tokens or more), then the slot whose
+ * context has the fewest busy slots (contexts decode side by side), then the longer prefix, then
+ * the least recently used slot.
  * Without a session id the longest prefix decides, pinned slots losing ties.
  */
 export function chooseSlot(free: readonly SlotCandidate[], promptLength: number, session?: string): number {
@@ -40,11 +44,19 @@ export function chooseSlot(free: readonly SlotCandidate[], promptLength: number,
   return best;
 }
 
+/**
+ * Fewer shared tokens than this do not decide: every conversation shares its chat template's
+ * first tokens, and re-reading a few dozen tokens costs less than decoding beside a busy slot.
+ */
+const NEGLIGIBLE_REUSE = 32;
+
 function better(a: SlotCandidate, b: SlotCandidate, avoidPins: boolean): boolean {
   const aFree = a.pinnedBy === undefined;
   const bFree = b.pinnedBy === undefined;
   if (avoidPins && aFree !== bFree) return aFree;
-  if (a.reused !== b.reused) return a.reused > b.reused;
+  if (Math.abs(a.reused - b.reused) >= NEGLIGIBLE_REUSE) return a.reused > b.reused;
   if (aFree !== bFree) return aFree;
+  if (a.contextBusy !== b.contextBusy) return a.contextBusy < b.contextBusy;
+  if (a.reused !== b.reused) return a.reused > b.reused;
   return a.lastUsed < b.lastUsed;
 }

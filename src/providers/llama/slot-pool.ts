@@ -5,6 +5,8 @@ import { chooseSlot, takesPin } from "./slot-choice.ts";
 
 export interface Slot {
   readonly sequence: LlamaContextSequence;
+  /** Which of the pool's contexts holds the sequence. */
+  readonly context: number;
 }
 
 export interface Lease {
@@ -22,9 +24,18 @@ interface SlotState extends Slot {
   pinnedLength: number;
 }
 
+/** One of the contexts a pool's slots live in, with its share of the slots. */
+export interface PoolContext {
+  context: LlamaContext;
+  slots: number;
+  /** Lets each slot's cache edits in while the context's other slots generate. */
+  edits?: CacheEdits;
+}
+
 /**
- * One context sequence per `parallel` slot. A request gets the free slot whose cached
- * tokens share the longest prefix with its prompt (least recently used on a tie), so a
+ * One context sequence per `parallel` slot, spread over one or more contexts that decode side
+ * by side. A request gets the free slot whose cached tokens share the longest prefix with its
+ * prompt (on a tie, the slot whose context is least busy, then the least recently used), so a
  * conversation's next turn lands where its history is already evaluated. A request that names
  * its session (Claude Code's session id) pins the session's main conversation to its slot, and
  * the session's side requests go elsewhere (see slot-choice.ts). Past the free slots requests
@@ -36,14 +47,15 @@ export class SlotPool {
   private clock = 0;
   private readonly maxQueue: number;
 
-  /** `edits`, when given, lets each slot's cache edits in while the others generate. */
-  constructor(context: LlamaContext, count: number, maxQueue: number, edits?: CacheEdits) {
+  constructor(contexts: readonly PoolContext[], maxQueue: number) {
     this.maxQueue = maxQueue;
-    this.slots = Array.from({ length: count }, () => {
-      const sequence = context.getSequence();
-      edits?.watch(sequence);
-      return { sequence, busy: false, lastUsed: 0, pinnedLength: 0 };
-    });
+    this.slots = contexts.flatMap(({ context, slots, edits }, index) =>
+      Array.from({ length: slots }, () => {
+        const sequence = context.getSequence();
+        edits?.watch(sequence);
+        return { sequence, context: index, busy: false, lastUsed: 0, pinnedLength: 0 };
+      }),
+    );
   }
 
   get size(): number {
@@ -52,6 +64,16 @@ export class SlotPool {
 
   get busy(): number {
     return this.slots.filter((s) => s.busy).length;
+  }
+
+  /** Whether every slot outside context `index` is idle (its decodes may then take every core). */
+  aloneIn(index: number): boolean {
+    return this.slots.every((s) => s.context === index || !s.busy);
+  }
+
+  /** The context of each slot, in slot order (for tests and the load log). */
+  get contexts(): number[] {
+    return this.slots.map((s) => s.context);
   }
 
   async acquire(tokens: readonly Token[], signal: AbortSignal, session?: string): Promise<Lease> {
@@ -84,6 +106,7 @@ export class SlotPool {
     if (free.length === 0) return undefined;
     const candidates = free.map(({ slot, reused }) => ({
       reused,
+      contextBusy: this.slots.filter((s) => s.busy && s.context === slot.context).length,
       lastUsed: slot.lastUsed,
       pinnedBy: slot.pinnedBy,
       pinnedLength: slot.pinnedLength,

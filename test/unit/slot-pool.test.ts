@@ -1,0 +1,99 @@
+/** The llama slot pool over several contexts: requests spread over contexts, threads only when alone. */
+import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
+import { describe, expect, it } from "vitest";
+import { slotShares } from "../../src/providers/llama/loaded-model.ts";
+import { SlotPool } from "../../src/providers/llama/slot-pool.ts";
+import { contextCount, splitThreads } from "../../src/providers/llama/thread-policy.ts";
+
+/** A context whose sequences share `shared` tokens with any prompt (node-llama-cpp's surface the pool uses). */
+function fakeContext(shared = 0): LlamaContext {
+  const sequence = { compareContextTokens: () => ({ firstDifferentIndex: shared }) };
+  return { getSequence: () => sequence as unknown as LlamaContextSequence } as unknown as LlamaContext;
+}
+
+const tokens = Array.from({ length: 100 }, (_, i) => i as Token);
+const signal = new AbortController().signal;
+
+describe("SlotPool over several contexts", () => {
+  it("puts concurrent requests in different contexts while one is idle", async () => {
+    const pool = new SlotPool(
+      [
+        { context: fakeContext(), slots: 2 },
+        { context: fakeContext(), slots: 2 },
+      ],
+      8,
+    );
+    expect(pool.contexts).toEqual([0, 0, 1, 1]);
+    const contexts: number[] = [];
+    for (let i = 0; i < 4; i++) contexts.push((await pool.acquire(tokens, signal)).slot.context);
+    expect(contexts).toEqual([0, 1, 0, 1]);
+  });
+
+  it("knows when a context has the model to itself", async () => {
+    const pool = new SlotPool(
+      [
+        { context: fakeContext(), slots: 1 },
+        { context: fakeContext(), slots: 1 },
+      ],
+      8,
+    );
+    expect([pool.aloneIn(0), pool.aloneIn(1)]).toEqual([true, true]);
+    const first = await pool.acquire(tokens, signal);
+    expect([pool.aloneIn(0), pool.aloneIn(1)]).toEqual([true, false]);
+    const second = await pool.acquire(tokens, signal);
+    expect([pool.aloneIn(0), pool.aloneIn(1)]).toEqual([false, false]);
+    first.release();
+    second.release();
+    expect([pool.aloneIn(0), pool.aloneIn(1)]).toEqual([true, true]);
+  });
+});
+
+describe("contextCount", () => {
+  it.each([
+    ["2 cores, 1 thread each: two contexts", { slots: 4, cores: 2, threads: 1, gpuLayers: 0 }, 2],
+    ["16 cores, 8 threads each: two", { slots: 4, cores: 16, threads: 8, gpuLayers: 0 }, 2],
+    ["threads as many as the cores: one", { slots: 4, cores: 4, threads: 4, gpuLayers: 0 }, 1],
+    ["never more contexts than slots", { slots: 1, cores: 8, threads: 1, gpuLayers: 0 }, 1],
+    ["layers on a GPU: one", { slots: 4, cores: 2, threads: 1, gpuLayers: 33 }, 1],
+    ["as configured", { configured: 3, slots: 4, cores: 2, threads: 1, gpuLayers: 33 }, 3],
+  ])("%s", (_name, input, expected) => {
+    expect(contextCount(input)).toBe(expected);
+  });
+
+  it.each([
+    [4, 2, [2, 2]],
+    [5, 2, [3, 2]],
+    [3, 3, [1, 1, 1]],
+    [4, 1, [4]],
+  ])("slotShares(%i slots, %i contexts) = %j", (slots, contexts, expected) => {
+    expect(slotShares(slots, contexts)).toEqual(expected);
+  });
+});
+
+describe("splitThreads", () => {
+  /** A context whose native batch calls are recorded: the thread count each decode ran with. */
+  function nativeContext() {
+    const threads: number[] = [];
+    const native = { initBatch: (_size: number) => {}, setThreads: (n: number) => threads.push(n) };
+    return { context: { _ctx: native } as unknown as LlamaContext, native, threads };
+  }
+
+  it("gives prompt batches every core only while the other contexts are idle", () => {
+    const { context, native, threads } = nativeContext();
+    let alone = true;
+    expect(splitThreads(context, 1, 2, () => alone)).toBe(true);
+    native.initBatch(512); // a prompt, the model to itself
+    native.initBatch(1); // a lone sequence's step
+    alone = false;
+    native.initBatch(512); // a prompt while another context decodes
+    native.initBatch(2); // a two-sequence step while another context decodes
+    expect(threads).toEqual([2, 1, 1, 1]);
+  });
+
+  it("leaves the context alone when both counts are the same", () => {
+    const { context, native, threads } = nativeContext();
+    expect(splitThreads(context, 2, 2)).toBe(false);
+    native.initBatch(512);
+    expect(threads).toEqual([]);
+  });
+});
