@@ -2,7 +2,8 @@
  * What batched decoding can gain on this machine, measured through node-llama-cpp alone (no
  * Parley code): the cost of one decode step holding 1, 2 or 4 tokens (one per sequence), at
  * 1 and at all cores, and whether LlamaChat replies on 4 sequences of one context really land
- * in one `llama_decode` per step.
+ * in one `llama_decode` per step; and the same replies spread over one context per core, each on
+ * one thread, decoding side by side (what Parley's `contexts` does).
  *
  *   node bench/llama/batched-decode.ts [--model 135m|0.5b|FILE.gguf] [--weights q8_0|q4_0|f16] [--steps 48] [--rounds 3]
  *
@@ -11,7 +12,14 @@
  */
 import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { getLlama, LlamaChat, type LlamaContext, type LlamaModel, type Token } from "node-llama-cpp";
+import {
+  getLlama,
+  LlamaChat,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
 import { benchModelFile } from "./synthetic-gguf.ts";
 
 const { values: args } = parseArgs({
@@ -79,6 +87,28 @@ async function decodeSteps(threads: number, n: number): Promise<number> {
   }
 }
 
+/** One LlamaChat reply of GEN tokens on a sequence; returns the tokens it generated. */
+async function reply(seq: LlamaContextSequence, i: number): Promise<number> {
+  const chat = new LlamaChat({ contextSequence: seq });
+  let out = 0;
+  await chat.generateResponse(
+    [
+      { type: "user", text: `Tell story number ${i}.` },
+      { type: "model", response: [] },
+    ],
+    {
+      maxTokens: GEN,
+      temperature: 0.8,
+      repeatPenalty: false,
+      onToken: (t) => {
+        out += t.length;
+      },
+    },
+  );
+  chat.dispose({ disposeSequence: false });
+  return out;
+}
+
 // ---- 2. LlamaChat replies on n sequences: tokens/s and tokens per native decode ----
 type Dispatch = "nextCycle" | "gate";
 async function chatReplies(threads: number, n: number, dispatch: Dispatch) {
@@ -106,24 +136,10 @@ async function chatReplies(threads: number, n: number, dispatch: Dispatch) {
     const started = performance.now();
     await Promise.all(
       seqs.map(async (seq, i) => {
-        const chat = new LlamaChat({ contextSequence: seq });
         active++;
-        await chat.generateResponse(
-          [
-            { type: "user", text: `Tell story number ${i}.` },
-            { type: "model", response: [] },
-          ],
-          {
-            maxTokens: GEN,
-            temperature: 0.8,
-            repeatPenalty: false,
-            onToken: (t) => {
-              out += t.length;
-            },
-          },
-        );
+        const tokens = await reply(seq, i); // not `out += await …`: that reads `out` before the wait
+        out += tokens;
         active--;
-        chat.dispose({ disposeSequence: false });
       }),
     );
     const secs = (performance.now() - started) / 1000;
@@ -134,7 +150,27 @@ async function chatReplies(threads: number, n: number, dispatch: Dispatch) {
   }
 }
 
+// ---- 3. LlamaChat replies spread over one context per core (1 thread each), as Parley's `contexts` ----
+async function sideBySide(n: number): Promise<number> {
+  const contexts = await Promise.all(
+    Array.from({ length: Math.min(cores, n) }, () =>
+      model.createContext({ contextSize: 1024, sequences: Math.ceil(n / Math.min(cores, n)), threads: 1 }),
+    ),
+  );
+  try {
+    const seqs = Array.from({ length: n }, (_, i) =>
+      (contexts[i % contexts.length] as LlamaContext).getSequence(),
+    );
+    const started = performance.now();
+    const out = (await Promise.all(seqs.map(reply))).reduce((a, b) => a + b, 0);
+    return out / ((performance.now() - started) / 1000);
+  } finally {
+    await Promise.all(contexts.map((c) => c.dispose()));
+  }
+}
+
 const raw = new Map<string, number[]>();
+const spread = new Map<number, number[]>();
 const chat = new Map<string, { tps: number[]; perStep: number[] }>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const t of threadCounts) {
@@ -153,6 +189,7 @@ for (let round = 0; round < ROUNDS; round++) {
       }
     }
   }
+  for (const n of [1, 4]) spread.set(n, [...(spread.get(n) ?? []), await sideBySide(n)]);
 }
 
 console.log("1. raw decode steps (one token per sequence per llama_decode), tokens/s summed");
@@ -179,4 +216,11 @@ for (const t of threadCounts) {
     );
   }
 }
+const lone = median(spread.get(1) ?? []);
+const four = median(spread.get(4) ?? []);
+console.log(
+  `\n3. LlamaChat replies over ${Math.min(cores, 4)} contexts of 1 thread each, decoding side by side (Parley's default \`contexts\`)`,
+);
+console.log(`${"1 reply".padStart(9)}${"4 replies".padStart(11)}   4 vs 1`);
+console.log(`${lone.toFixed(0).padStart(9)}${four.toFixed(0).padStart(11)}   ${(four / lone).toFixed(2)}x`);
 await model.dispose();
