@@ -2,7 +2,10 @@
  * Inference benchmark: Parley's llama backend through its HTTP server vs the same work done
  * directly with node-llama-cpp in the same process (the ceiling), on one model, in one run.
  *
- *   npm run bench:inference [-- --model 135m|0.5b|FILE.gguf] [--weights q8_0|q4_0|f16] [--gen 64] [--prompt 2000] [--rounds 3]
+ *   npm run bench:inference [-- --model 135m|0.5b|FILE.gguf] [--weights q8_0|q4_0|f16] [--gen 64] [--prompt 2000] [--rounds 3] [--contexts N]
+ *
+ * `--contexts N` sets the llama model's `contexts` (default: Parley's own choice), e.g. 1 to
+ * measure all slots in one context against the default of contexts decoding side by side.
  *
  * Parley and the direct baseline are loaded side by side and measured in interleaved rounds
  * (Parley, then direct, each round); the tables show medians, so a noisy shared machine
@@ -33,6 +36,7 @@ const { values: args } = parseArgs({
     gen: { type: "string", default: "64" },
     prompt: { type: "string", default: "2000" },
     rounds: { type: "string", default: "3" },
+    contexts: { type: "string" },
   },
 });
 const GEN = Number(args.gen);
@@ -88,6 +92,7 @@ async function parley(): Promise<Side> {
         parallel: 4,
         max_output_tokens: GEN,
         temperature: 0.8,
+        ...(args.contexts ? { contexts: Number(args.contexts) } : {}),
       },
     ],
   });
@@ -247,5 +252,5 @@ console.log(
   `Parley single stream vs direct: ${(med("parley", (n) => n.gen[1] ?? 0) / med("direct", (n) => n.gen[1] ?? 0)).toFixed(2)}   (aim >= 0.97)`,
 );
 console.log(
-  `(Parley uses ${genThreads} thread(s) for generation and ${cores} for prompt batches; see src/providers/llama/thread-policy.ts)`,
+  `(Parley uses ${genThreads} thread(s) for generation and ${cores} for prompt batches, over ${args.contexts ?? "its default number of"} context(s) decoding side by side; see src/providers/llama/thread-policy.ts)`,
 );
