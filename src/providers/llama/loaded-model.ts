@@ -86,6 +86,7 @@ export async function loadModel({
       )
       .every(Boolean);
     const chatWrapper = resolveChatWrapper(model);
+    const window = contexts[0]?.contextSize ?? contextSize;
     logger.info(
       {
         model: settings.id,
@@ -97,7 +98,7 @@ export async function loadModel({
         rss_added_mb: mb(process.memoryUsage().rss - rssBefore),
         gpu: llama.gpu,
         gpu_layers: model.gpuLayers,
-        context_window: contexts[0]?.contextSize ?? contextSize,
+        context_window: window,
         parallel: plan.parallel,
         contexts: contexts.length,
         kv_cache_type: settings.kvCacheType,
@@ -115,7 +116,7 @@ export async function loadModel({
       chatWrapper,
       tokenizer: shareMemoizedTokenizer(model),
       pool,
-      contextSize: contexts[0]?.contextSize ?? contextSize,
+      contextSize: window,
       file,
       dispose: async () => {
         await Promise.all(contexts.map((c) => c.dispose()));

@@ -71,11 +71,6 @@ export class SlotPool {
     return this.slots.every((s) => s.context === index || !s.busy);
   }
 
-  /** The context of each slot, in slot order (for tests and the load log). */
-  get contexts(): number[] {
-    return this.slots.map((s) => s.context);
-  }
-
   async acquire(tokens: readonly Token[], signal: AbortSignal, session?: string): Promise<Lease> {
     for (;;) {
       signal.throwIfAborted();
@@ -104,9 +99,11 @@ export class SlotPool {
         return { slot, reused: Math.max(0, Math.min(shared, tokens.length - 1)) };
       });
     if (free.length === 0) return undefined;
+    const busyIn = new Map<number, number>();
+    for (const s of this.slots) if (s.busy) busyIn.set(s.context, (busyIn.get(s.context) ?? 0) + 1);
     const candidates = free.map(({ slot, reused }) => ({
       reused,
-      contextBusy: this.slots.filter((s) => s.busy && s.context === slot.context).length,
+      contextBusy: busyIn.get(slot.context) ?? 0,
       lastUsed: slot.lastUsed,
       pinnedBy: slot.pinnedBy,
       pinnedLength: slot.pinnedLength,
