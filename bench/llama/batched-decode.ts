@@ -150,11 +150,12 @@ async function chatReplies(threads: number, n: number, dispatch: Dispatch) {
   }
 }
 
-// ---- 3. LlamaChat replies spread over one context per core (1 thread each), as Parley's `contexts` ----
-async function sideBySide(n: number): Promise<number> {
+// ---- 3. LlamaChat replies spread over contexts of 1 thread each, one or two per core, as Parley's `contexts` ----
+async function sideBySide(n: number, perCore: number): Promise<number> {
+  const count = Math.min(cores * perCore, n);
   const contexts = await Promise.all(
-    Array.from({ length: Math.min(cores, n) }, () =>
-      model.createContext({ contextSize: 1024, sequences: Math.ceil(n / Math.min(cores, n)), threads: 1 }),
+    Array.from({ length: count }, () =>
+      model.createContext({ contextSize: 1024, sequences: Math.ceil(n / count), threads: 1 }),
     ),
   );
   try {
@@ -170,7 +171,13 @@ async function sideBySide(n: number): Promise<number> {
 }
 
 const raw = new Map<string, number[]>();
-const spread = new Map<number, number[]>();
+/** Section 3's measurements: [key, replies, contexts per core]. */
+const SPREADS = [
+  ["lone", 1, 1],
+  ["four on one per core", 4, 1],
+  ["four on two per core", 4, 2],
+] as const;
+const spread = new Map<string, number[]>();
 const chat = new Map<string, { tps: number[]; perStep: number[] }>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const t of threadCounts) {
@@ -189,7 +196,8 @@ for (let round = 0; round < ROUNDS; round++) {
       }
     }
   }
-  for (const n of [1, 4]) spread.set(n, [...(spread.get(n) ?? []), await sideBySide(n)]);
+  for (const [key, n, perCore] of SPREADS)
+    spread.set(key, [...(spread.get(key) ?? []), await sideBySide(n, perCore)]);
 }
 
 console.log("1. raw decode steps (one token per sequence per llama_decode), tokens/s summed");
@@ -216,11 +224,18 @@ for (const t of threadCounts) {
     );
   }
 }
-const lone = median(spread.get(1) ?? []);
-const four = median(spread.get(4) ?? []);
+const lone = median(spread.get("lone") ?? []);
 console.log(
-  `\n3. LlamaChat replies over ${Math.min(cores, 4)} contexts of 1 thread each, decoding side by side (Parley's default \`contexts\`)`,
+  "\n3. LlamaChat replies over contexts of 1 thread each, decoding side by side (Parley's `contexts`: two per core by default where `threads` is 1)",
 );
-console.log(`${"1 reply".padStart(9)}${"4 replies".padStart(11)}   4 vs 1`);
-console.log(`${lone.toFixed(0).padStart(9)}${four.toFixed(0).padStart(11)}   ${(four / lone).toFixed(2)}x`);
+console.log(`${"contexts".padEnd(28)}${"1 reply".padStart(9)}${"4 replies".padStart(11)}   4 vs 1`);
+for (const [label, perCore] of [
+  [`${Math.min(cores, 4)} (one per core)`, 1],
+  [`${Math.min(2 * cores, 4)} (two per core)`, 2],
+] as const) {
+  const four = median(spread.get(perCore === 1 ? "four on one per core" : "four on two per core") ?? []);
+  console.log(
+    `${label.padEnd(28)}${lone.toFixed(0).padStart(9)}${four.toFixed(0).padStart(11)}   ${(four / lone).toFixed(2)}x`,
+  );
+}
 await model.dispose();

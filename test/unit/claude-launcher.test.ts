@@ -101,4 +101,41 @@ describe("slots that fit memory", () => {
     if (reduced)
       expect(plan.reduced).toMatch(new RegExp(`^${parallel} slots would need .* using ${expected}`));
   });
+
+  /** Each context costs `perContext` and each slot `perSlot`; 4 → 3 → 2 → 1 contexts may be tried. */
+  const layout =
+    (perContext: number, perSlot: number) =>
+    (slots: number, contexts: number): number =>
+      contexts * perContext + slots * perSlot;
+  const choices = (slots: number) => Array.from({ length: slots }, (_, i) => slots - i);
+  it.each([
+    ["all four contexts fit", layout(1 * GB, 1 * GB), 8 * GB, { parallel: 4, contexts: 4 }, undefined],
+    [
+      "fewer contexts before fewer slots",
+      layout(1 * GB, 1 * GB),
+      6.5 * GB,
+      { parallel: 4, contexts: 2 },
+      /^4 slots over 4 contexts would need 8192 MB of context memory, over the 6656 MB budget; using 2 contexts \(6144 MB\)/,
+    ],
+    [
+      "one context and still too much: fewer slots",
+      layout(1 * GB, 2 * GB),
+      6 * GB,
+      { parallel: 2, contexts: 2 },
+      /^4 slots would need 12288 MB .*; using 2 over 2 contexts \(6144 MB\)/,
+    ],
+    [
+      "nothing fits: one slot, one context",
+      layout(4 * GB, 4 * GB),
+      2 * GB,
+      { parallel: 1, contexts: 1 },
+      /using 1 over 1 context \(8192 MB\)/,
+    ],
+  ])("%s", (_name, bytesFor, budgetBytes, expected, reduced) => {
+    const plan = planSlots({ parallel: 4, contextsFor: choices, bytesFor, budgetBytes });
+    expect({ parallel: plan.parallel, contexts: plan.contexts }).toEqual(expected);
+    expect(plan.estimatedBytes).toBe(bytesFor(expected.parallel, expected.contexts));
+    if (reduced) expect(plan.reduced).toMatch(reduced);
+    else expect(plan.reduced).toBeUndefined();
+  });
 });

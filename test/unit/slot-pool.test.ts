@@ -3,7 +3,7 @@ import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import { slotShares } from "../../src/providers/llama/loaded-model.ts";
 import { SlotPool } from "../../src/providers/llama/slot-pool.ts";
-import { contextCount, splitThreads } from "../../src/providers/llama/thread-policy.ts";
+import { contextChoices, contextCount, splitThreads } from "../../src/providers/llama/thread-policy.ts";
 
 /** A context whose sequences share nothing with any prompt (node-llama-cpp's surface the pool uses). */
 function fakeContext(): LlamaContext {
@@ -50,14 +50,33 @@ describe("SlotPool over several contexts", () => {
 
 describe("contextCount", () => {
   it.each([
-    ["2 cores, 1 thread each: two contexts", { slots: 4, cores: 2, threads: 1, gpuLayers: 0 }, 2],
-    ["16 cores, 8 threads each: two", { slots: 4, cores: 16, threads: 8, gpuLayers: 0 }, 2],
+    ["2 cores, 1 thread each: two per core", { slots: 4, cores: 2, threads: 1, gpuLayers: 0 }, 4],
+    ["2 cores, 8 slots: still two per core", { slots: 8, cores: 2, threads: 1, gpuLayers: 0 }, 4],
+    ["1 core, 1 thread: two", { slots: 4, cores: 1, threads: 1, gpuLayers: 0 }, 2],
+    ["3 cores, 1 thread: as many as slots", { slots: 4, cores: 3, threads: 1, gpuLayers: 0 }, 4],
+    ["16 cores, 8 threads each: two, no sharing", { slots: 4, cores: 16, threads: 8, gpuLayers: 0 }, 2],
+    ["4 cores, 2 threads each: two", { slots: 4, cores: 4, threads: 2, gpuLayers: 0 }, 2],
     ["threads as many as the cores: one", { slots: 4, cores: 4, threads: 4, gpuLayers: 0 }, 1],
+    ["threads over the cores: one", { slots: 4, cores: 2, threads: 4, gpuLayers: 0 }, 1],
     ["never more contexts than slots", { slots: 1, cores: 8, threads: 1, gpuLayers: 0 }, 1],
     ["layers on a GPU: one", { slots: 4, cores: 2, threads: 1, gpuLayers: 33 }, 1],
     ["as configured", { configured: 3, slots: 4, cores: 2, threads: 1, gpuLayers: 33 }, 3],
   ])("%s", (_name, input, expected) => {
     expect(contextCount(input)).toBe(expected);
+  });
+
+  it.each([
+    ["the default, then fewer", { slots: 4, cores: 2, threads: 1, gpuLayers: 0 }, [4, 3, 2, 1]],
+    ["one slot: one", { slots: 1, cores: 2, threads: 1, gpuLayers: 0 }, [1]],
+    ["a GPU: one", { slots: 4, cores: 2, threads: 1, gpuLayers: 33 }, [1]],
+    ["configured: kept", { configured: 3, slots: 4, cores: 2, threads: 1, gpuLayers: 0 }, [3]],
+    [
+      "configured over the slots: the slots",
+      { configured: 3, slots: 2, cores: 2, threads: 1, gpuLayers: 0 },
+      [2],
+    ],
+  ])("contextChoices: %s", (_name, input, expected) => {
+    expect(contextChoices(input)).toEqual(expected);
   });
 
   it.each([

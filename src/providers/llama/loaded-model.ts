@@ -15,7 +15,7 @@ import { locateModelFile } from "./model-file.ts";
 import { sharedLlama } from "./runtime.ts";
 import { DEFAULT_CONTEXT, type LlamaSettings } from "./settings.ts";
 import { type PoolContext, SlotPool } from "./slot-pool.ts";
-import { contextCount, splitThreads } from "./thread-policy.ts";
+import { contextChoices, splitThreads } from "./thread-policy.ts";
 import { shareMemoizedTokenizer } from "./tokenizer-memo.ts";
 
 /** A GGUF model in memory with its contexts, chat template and generation slots. */
@@ -63,7 +63,7 @@ export async function loadModel({
     const contextSize = settings.contextWindow ?? Math.min(model.trainContextSize, DEFAULT_CONTEXT);
     const kvType = KV_TYPES[settings.kvCacheType];
     const contextsFor = (slots: number) =>
-      contextCount({
+      contextChoices({
         configured: settings.contexts,
         slots,
         cores: settings.cores,
@@ -72,7 +72,7 @@ export async function loadModel({
       });
     const plan = await planContext(model, settings, contextSize, kvType, contextsFor);
     if (plan.reduced) logger.warn({ model: settings.id, context_window: contextSize }, plan.reduced);
-    const shares = slotShares(plan.parallel, contextsFor(plan.parallel));
+    const shares = slotShares(plan.parallel, plan.contexts);
     const contexts = await createContexts(model, settings, { contextSize, kvType, shares, signal });
     const pooled: PoolContext[] = contexts.map((context, i) => ({
       context,
@@ -173,7 +173,7 @@ async function planContext(
   settings: LlamaSettings,
   contextSize: number,
   kvType: GgmlType,
-  contextsFor: (slots: number) => number,
+  contextsFor: (slots: number) => number[],
 ): Promise<SlotPlan> {
   /** One context's memory by its sequence count; each context has buffers of its own. */
   const perContext = new Map<number, number>();
@@ -190,8 +190,9 @@ async function planContext(
   }
   return planSlots({
     parallel: settings.parallel,
-    bytesFor: (slots) =>
-      slotShares(slots, contextsFor(slots)).reduce((sum, n) => sum + (perContext.get(n) ?? 0), 0),
+    contextsFor,
+    bytesFor: (slots, contexts) =>
+      slotShares(slots, contexts).reduce((sum, n) => sum + (perContext.get(n) ?? 0), 0),
     budgetBytes: contextBudget(totalmem(), model.size),
   });
 }

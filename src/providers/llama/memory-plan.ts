@@ -1,36 +1,53 @@
 /**
- * How many generation slots a model gets. Each slot holds a full window of KV cache, so a long
- * window times four slots can ask for more memory than a laptop has: the plan keeps the window
- * (clients need it to fit their prompt) and lowers the slot count until the cache fits the
- * budget, and says why in the load log.
+ * How many generation slots a model gets, over how many contexts. Each slot holds a full window
+ * of KV cache and each context buffers of its own, so a long window times four slots can ask for
+ * more memory than a laptop has: the plan keeps the window (clients need it to fit their prompt),
+ * first spreads the slots over fewer contexts, then lowers the slot count until the cache fits
+ * the budget, and says why in the load log.
  */
 export interface SlotPlanInput {
   /** Slots the config asked for. */
   parallel: number;
-  /** Estimated bytes of context memory (KV cache and buffers) for `slots` slots. */
-  bytesFor: (slots: number) => number;
+  /** Context counts to try for `slots` slots, the preferred first (default: one context). */
+  contextsFor?: (slots: number) => number[];
+  /** Estimated bytes of context memory (KV cache and buffers) for `slots` slots over `contexts`. */
+  bytesFor: (slots: number, contexts: number) => number;
   /** Bytes the context may take: total memory less the weights, with head-room. */
   budgetBytes: number;
 }
 
 export interface SlotPlan {
   parallel: number;
+  contexts: number;
   estimatedBytes: number;
-  /** Set when the plan gave fewer slots than asked, in words for the log. */
+  /** Set when the plan gave fewer slots or contexts than preferred, in words for the log. */
   reduced?: string;
 }
 
-export function planSlots({ parallel, bytesFor, budgetBytes }: SlotPlanInput): SlotPlan {
-  const asked = bytesFor(parallel);
-  if (asked <= budgetBytes || parallel === 1) return { parallel, estimatedBytes: asked };
-  let slots = parallel;
-  while (slots > 1 && bytesFor(slots) > budgetBytes) slots--;
-  const estimatedBytes = bytesFor(slots);
-  return {
-    parallel: slots,
-    estimatedBytes,
-    reduced: `${parallel} slots would need ${mb(asked)} MB of context memory, over the ${mb(budgetBytes)} MB budget; using ${slots} (${mb(estimatedBytes)} MB). Set \`parallel\`, \`context_window\` or \`kv_cache_type: q8_0\` to choose.`,
-  };
+export function planSlots({
+  parallel,
+  contextsFor = () => [1],
+  bytesFor,
+  budgetBytes,
+}: SlotPlanInput): SlotPlan {
+  const preferred = contextsFor(parallel)[0] ?? 1;
+  const asked = bytesFor(parallel, preferred);
+  let fit: { slots: number; contexts: number } | undefined;
+  for (let slots = parallel; slots >= 1 && !fit; slots--) {
+    const contexts = contextsFor(slots).find((c) => bytesFor(slots, c) <= budgetBytes);
+    if (contexts !== undefined) fit = { slots, contexts };
+  }
+  const { slots, contexts } = fit ?? { slots: 1, contexts: contextsFor(1).at(-1) ?? 1 };
+  const estimatedBytes = bytesFor(slots, contexts);
+  if (slots === parallel && contexts === preferred) return { parallel, contexts, estimatedBytes };
+  const over = `would need ${mb(asked)} MB of context memory, over the ${mb(budgetBytes)} MB budget`;
+  const choose = "Set `parallel`, `contexts`, `context_window` or `kv_cache_type: q8_0` to choose.";
+  const spread = (n: number) => `${n} ${n === 1 ? "context" : "contexts"}`;
+  const reduced =
+    slots === parallel
+      ? `${parallel} slots over ${spread(preferred)} ${over}; using ${spread(contexts)} (${mb(estimatedBytes)} MB). ${choose}`
+      : `${parallel} slots ${over}; using ${slots} over ${spread(contexts)} (${mb(estimatedBytes)} MB). ${choose}`;
+  return { parallel: slots, contexts, estimatedBytes, reduced };
 }
 
 /** Memory the context may take: 80% of the machine's memory less the weights. */

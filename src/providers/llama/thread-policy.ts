@@ -22,7 +22,7 @@ interface NativeContext {
  *
  * `alone` says whether this context is the only one of its model with work: with several
  * contexts decoding side by side (see `contextCount`) a batch takes every core only while the
- * others are idle, so their threads never outnumber the cores for longer than one batch.
+ * others are idle, so a multi-threaded batch never competes with another context's decode.
  */
 export function splitThreads(
   context: LlamaContext,
@@ -53,24 +53,45 @@ export function splitThreads(
   }
 }
 
-/**
- * How many contexts a model's slots are spread over, each decoding on its own `threads` in
- * parallel with the others. One context batches all its sequences into each decode step, which
- * pays only where the CPU's small-batch kernel reads the weights once for the whole batch; on
- * CPUs where a 4-token step costs as much as four 1-token steps (measured: 2-core AMD EPYC with
- * Q8_0 weights, 3.3–3.6× for a 2-token step) it gains nothing, while two contexts on one thread
- * each decode side by side: node-llama-cpp alone, 4 replies on 2 contexts gave 159–168 tokens/s
- * against 96–100 for one reply and 101–103 for 4 replies on one context (2 threads).
- * Explicit `contexts` wins; with layers on a GPU one context (a GPU runs one decode at a time and
- * each context costs its own compute buffers); otherwise as many as `threads` fit in the cores.
- */
-export function contextCount(o: {
+/** What decides how many contexts a model's slots are spread over. */
+export interface ContextCountInput {
+  /** `contexts` from the config, if set. */
   configured?: number;
   slots: number;
   cores: number;
   threads: number;
   gpuLayers: number;
-}): number {
-  const wanted = o.configured ?? (o.gpuLayers > 0 ? 1 : Math.floor(o.cores / o.threads));
+}
+
+/**
+ * How many contexts a model's slots are spread over, each decoding on its own `threads` in
+ * parallel with the others. One context batches all its sequences into each decode step, which
+ * pays only where the CPU's small-batch kernel reads the weights once for the whole batch; on
+ * CPUs where a 4-token step costs as much as four 1-token steps (measured: 2-core AMD EPYC with
+ * Q8_0 weights, 3.3–3.6× for a 2-token step) it gains nothing, while contexts on one thread
+ * each decode side by side: node-llama-cpp alone, 4 replies on 2 contexts gave 159–168 tokens/s
+ * against 96–100 for one reply and 101–103 for 4 replies on one context (2 threads).
+ *
+ * Explicit `contexts` wins; with layers on a GPU one context (a GPU runs one decode at a time and
+ * each context costs its own compute buffers). Otherwise as many as `threads` fit in the cores,
+ * and twice that when `threads` is 1: a one-thread decode has no barrier where its threads wait
+ * for each other, so two contexts can share a core, and each keeps it busy while the other's
+ * token is sampled and handed to the main thread (bench:inference on 2 cores, 4 streams: 191–197
+ * tokens/s on 4 contexts against 151–164 on 2). Never more contexts than slots.
+ */
+export function contextCount(o: ContextCountInput): number {
+  const lanes = Math.max(1, Math.floor(o.cores / o.threads));
+  const wanted = o.configured ?? (o.gpuLayers > 0 ? 1 : o.threads === 1 ? 2 * lanes : lanes);
   return Math.max(1, Math.min(wanted, o.slots));
+}
+
+/**
+ * The context counts the memory plan may use for `slots` slots, the preferred first: short of
+ * memory, a model gets fewer contexts (each has buffers of its own) before it gets fewer slots.
+ * A configured count is kept.
+ */
+export function contextChoices(o: ContextCountInput): number[] {
+  const preferred = contextCount(o);
+  if (o.configured !== undefined) return [preferred];
+  return Array.from({ length: preferred }, (_, i) => preferred - i);
 }
