@@ -77,7 +77,7 @@ export interface ContextCountInput {
  * and twice that when `threads` is 1: a one-thread decode has no barrier where its threads wait
  * for each other, so two contexts can share a core, and each keeps it busy while the other's
  * token is sampled and handed to the main thread (bench:inference on 2 cores, 4 streams: 191–197
- * tokens/s on 4 contexts against 151–164 on 2). Never more contexts than slots.
+ * tokens/s on 4 contexts against 151–180 on 2). Never more contexts than slots.
  */
 export function contextCount(o: ContextCountInput): number {
   const lanes = Math.max(1, Math.floor(o.cores / o.threads));
