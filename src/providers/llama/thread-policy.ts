@@ -22,7 +22,8 @@ interface NativeContext {
  *
  * `alone` says whether this context is the only one of its model with work: with several
  * contexts decoding side by side (see `contextCount`) a batch takes every core only while the
- * others are idle, so a multi-threaded batch never competes with another context's decode.
+ * others are idle, so a multi-threaded batch competes with another context's decode for one
+ * batch at most.
  */
 export function splitThreads(
   context: LlamaContext,
