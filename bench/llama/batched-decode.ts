@@ -171,11 +171,11 @@ async function sideBySide(n: number, perCore: number): Promise<number> {
 }
 
 const raw = new Map<string, number[]>();
-/** Section 3's measurements: [key, replies, contexts per core]. */
+/** Section 3's measurements: [replies, contexts per core], keyed `replies:perCore`. */
 const SPREADS = [
-  ["lone", 1, 1],
-  ["four on one per core", 4, 1],
-  ["four on two per core", 4, 2],
+  [1, 1],
+  [4, 1],
+  [4, 2],
 ] as const;
 const spread = new Map<string, number[]>();
 const chat = new Map<string, { tps: number[]; perStep: number[] }>();
@@ -196,8 +196,10 @@ for (let round = 0; round < ROUNDS; round++) {
       }
     }
   }
-  for (const [key, n, perCore] of SPREADS)
+  for (const [n, perCore] of SPREADS) {
+    const key = `${n}:${perCore}`;
     spread.set(key, [...(spread.get(key) ?? []), await sideBySide(n, perCore)]);
+  }
 }
 
 console.log("1. raw decode steps (one token per sequence per llama_decode), tokens/s summed");
@@ -224,7 +226,7 @@ for (const t of threadCounts) {
     );
   }
 }
-const lone = median(spread.get("lone") ?? []);
+const lone = median(spread.get("1:1") ?? []);
 console.log(
   "\n3. LlamaChat replies over contexts of 1 thread each, decoding side by side (Parley's `contexts`: two per core by default where `threads` is 1)",
 );
@@ -233,7 +235,7 @@ for (const [label, perCore] of [
   [`${Math.min(cores, 4)} (one per core)`, 1],
   [`${Math.min(2 * cores, 4)} (two per core)`, 2],
 ] as const) {
-  const four = median(spread.get(perCore === 1 ? "four on one per core" : "four on two per core") ?? []);
+  const four = median(spread.get(`4:${perCore}`) ?? []);
   console.log(
     `${label.padEnd(28)}${lone.toFixed(0).padStart(9)}${four.toFixed(0).padStart(11)}   ${(four / lone).toFixed(2)}x`,
   );

@@ -76,7 +76,7 @@ export const LlamaModelConfig = Type.Object(
       Type.Integer({
         minimum: 1,
         description:
-          "Contexts the slots are spread over, decoding side by side on `threads` each (default: as many as fit the cores; 1 with GPU layers)",
+          "Contexts the slots are spread over, decoding side by side on `threads` each (default: as many as fit the cores, twice that when `threads` is 1, at most one per slot; 1 with GPU layers; fewer when memory is short)",
       }),
     ),
     batch_size: Type.Optional(Type.Integer({ minimum: 1 })),

@@ -77,7 +77,7 @@ export interface ContextCountInput {
  * each context costs its own compute buffers). Otherwise as many as `threads` fit in the cores,
  * and twice that when `threads` is 1: a one-thread decode has no barrier where its threads wait
  * for each other, so two contexts can share a core, and each keeps it busy while the other's
- * token is sampled and handed to the main thread (bench:inference on 2 cores, 4 streams: 191–197
+ * token is sampled and handed to the main thread (bench:inference on 2 cores, 4 streams: 191–210
  * tokens/s on 4 contexts against 151–180 on 2). Never more contexts than slots.
  */
 export function contextCount(o: ContextCountInput): number {
