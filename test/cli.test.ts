@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseSse } from "./helpers/server.ts";
 
@@ -43,9 +44,10 @@ function run(
 function serve(
   args: string[],
   env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; output: string; exited: Promise<number | null> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, "serve", ...args], {
+    const child = spawn(process.execPath, [...nodeFlags, MAIN, "serve", ...args], {
       env: { ...process.env, ...env },
       cwd: dir,
     });
@@ -153,5 +155,49 @@ describe("parley CLI", () => {
     expect(await ask(second.url, "sk-parley-wrong")).toBe(401);
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
+  });
+
+  it("starts and records usage under Node flags a worker refuses when given them (GC, stack size, heap)", async () => {
+    const file = join(dir, "flags.json");
+    await writeFile(
+      file,
+      JSON.stringify({
+        keys: [{ key: "sk-cli-flags-1", name: "flags" }],
+        models: [{ id: "mock", provider: "mock" }],
+      }),
+    );
+    const data = join(dir, "flags");
+    // Each of these made the usage writer's worker refuse to start, and so the server.
+    const flags = [
+      "--expose-gc",
+      "--stack-size=2000",
+      "--abort-on-uncaught-exception",
+      "--max-old-space-size=512",
+    ];
+    const { child, url, exited } = await serve(
+      ["--config", file, "--host", "127.0.0.1"],
+      { PARLEY_PORT: "0", PARLEY_DATA_DIR: data },
+      flags,
+    );
+    const res = await fetch(`${url}/v1/messages`, {
+      method: "POST",
+      headers: { "x-api-key": "sk-cli-flags-1", "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "mock",
+        max_tokens: 5,
+        messages: [{ role: "user", content: "one two three" }],
+      }),
+    });
+    const reply = (await res.json()) as { id: string; usage: { output_tokens: number } };
+    expect(res.status).toBe(200);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const db = new Database(join(data, "parley.db"), { readonly: true });
+    try {
+      const rows = db.prepare("select model, status, output_tokens from usage").all();
+      expect(rows).toEqual([{ model: "mock", status: 200, output_tokens: reply.usage.output_tokens }]);
+    } finally {
+      db.close();
+    }
   });
 });

@@ -18,10 +18,7 @@ export function sqliteUsageWriter(
 ): SqliteUsageWriter {
   const worker = new Worker(new URL("./sqlite-usage-worker.ts", import.meta.url), {
     workerData: { path },
-    // `--input-type` (node -e) does not apply to a worker's file, and Node refuses heap-size flags in workers.
-    execArgv: process.execArgv.filter(
-      (a) => !/^--(input-type|max-old-space-size|max-semi-space-size)/.test(a),
-    ),
+    execArgv: workerExecArgv(process.execArgv),
   });
   worker.unref();
   const waiting = new Map<number, { resolve(): void; reject(err: Error): void }>();
@@ -62,4 +59,17 @@ export function sqliteUsageWriter(
       return closed;
     },
   };
+}
+
+/**
+ * The worker's Node flags. Left to inherit (`undefined`), a worker takes the process's flags as
+ * they are, V8 and per-process ones included (`--expose-gc`, `--perf-basic-prof`, `--stack-size`,
+ * `--abort-on-uncaught-exception`, heap sizes), which it would refuse if they were given to it
+ * explicitly. Only `--input-type` (`node -e`) must go, since on Node 22 a worker that inherits it
+ * cannot load its file; the list is then explicit, without the flags Node refuses that are
+ * likely next to `-e`.
+ */
+export function workerExecArgv(execArgv: readonly string[]): string[] | undefined {
+  if (!execArgv.some((a) => a.startsWith("--input-type"))) return undefined;
+  return execArgv.filter((a) => !/^--(input-type|max-old-space-size|max-semi-space-size)/.test(a));
 }
