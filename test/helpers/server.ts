@@ -2,6 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
+import { pino } from "pino";
+import { beforeEach } from "vitest";
 import { buildConfig, type ConfigFile } from "../../src/config/index.ts";
 import { type RunningServer, type StartOptions, startServer } from "../../src/server/index.ts";
 
@@ -9,6 +11,23 @@ export const TEST_KEY = "sk-test-key-0001";
 
 /** `PARLEY_TEST_LOG=error` (any log level) shows the test servers' logs, to debug a failing test. */
 const TEST_LOG_LEVEL = (process.env.PARLEY_TEST_LOG ?? "silent") as ConfigFile["log_level"];
+
+/**
+ * Without PARLEY_TEST_LOG, the servers' error lines are kept here and printed only when the test
+ * that produced them fails: a failure seen once in CI (a 500, say) then comes with its cause.
+ */
+const heldErrors: string[] = [];
+const heldLogger = () => pino({ level: "error" }, { write: (line: string) => void heldErrors.push(line) });
+beforeEach((ctx) => {
+  ctx.onTestFailed(() => {
+    if (heldErrors.length > 0)
+      console.error(`server errors during "${ctx.task.name}":\n${heldErrors.join("")}`);
+    heldErrors.length = 0;
+  });
+  ctx.onTestFinished(() => {
+    if (ctx.task.result?.state !== "fail") heldErrors.length = 0;
+  });
+});
 
 export interface TestServer extends RunningServer {
   /** An SDK client for the server, authenticated with TEST_KEY unless told otherwise. */
@@ -40,7 +59,10 @@ export async function startTestServer(
     {},
     "test config",
   );
-  const server = await startServer(config, options);
+  // A test that sets its own level or logger keeps it (debug logging switches some checks on).
+  const held = !options.logger && !process.env.PARLEY_TEST_LOG && file.log_level === undefined;
+  const logger = options.logger ?? (held ? heldLogger() : undefined);
+  const server = await startServer(config, { ...options, ...(logger ? { logger } : {}) });
   return {
     ...server,
     client: (opts) => new Anthropic({ apiKey: TEST_KEY, baseURL: server.url, maxRetries: 0, ...opts }),
