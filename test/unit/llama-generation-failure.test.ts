@@ -1,4 +1,4 @@
-import { GeneralChatWrapper } from "node-llama-cpp";
+import { GeneralChatWrapper, LlamaJsonSchemaValidationError } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 // Not exported by node-llama-cpp's index: imported from its file, so a rename there fails this test.
 import { LlamaFunctionCallValidationError } from "../../node_modules/node-llama-cpp/dist/evaluator/LlamaChat/utils/LlamaFunctionCallValidationError.js";
@@ -20,6 +20,21 @@ describe("generationFailure", () => {
       type: "api_error",
       message:
         'Model qwen generated a tool call that is not valid for its tools (Function name "nope" is not in the supplied functions object)',
+    });
+  });
+
+  it("does the same when node-llama-cpp's check of the parsed arguments rejects them", () => {
+    // Seen with the random test model: the grammar counted 12 characters, the bytes decoded to 15.
+    const err = new LlamaJsonSchemaValidationError(
+      "Expected at most 12 characters but got 15",
+      { city: "Hiddenférés\uFFFD\uFFFD\uFFFD\uFFFD", unit: "c" },
+      { type: "object", properties: { city: { type: "string", maxLength: 12 } } },
+    );
+    expect(generationFailure(err, "tiny")).toMatchObject({
+      status: 500,
+      type: "api_error",
+      message:
+        "Model tiny generated a tool call that is not valid for its tools (Expected at most 12 characters but got 15)",
     });
   });
 
