@@ -22,8 +22,8 @@ const RATE_BUCKETS = [1, 5, 10, 20, 40, 60, 100, 150, 250, 500, 1000, 2500];
 
 /**
  * The series the request path increments. Every label value is bounded: catalogue model ids
- * (`other` for the rest), HTTP statuses, Anthropic error types, limit dimensions. Each call keys
- * its series by the label values joined with a NUL, which no label value contains.
+ * (`other` for the rest), HTTP statuses, Anthropic error types, limit dimensions. Each call gives
+ * its label values in `labelNames` order.
  */
 export class RequestMetrics {
   private readonly requests: KeyedCounter<"model" | "status" | "error_type">;
@@ -38,79 +38,73 @@ export class RequestMetrics {
     this.requests = new KeyedCounter({
       name: "parley_requests_total",
       help: "Message requests by model, HTTP status and error type, refusals at the edge (key, limits, body) included",
+      labelNames: ["model", "status", "error_type"],
       registry,
     });
     this.overloaded = new KeyedCounter({
       name: "parley_overloaded_total",
       help: "529 overloaded_error replies by model (slots and queue full, or the backend overloaded)",
+      labelNames: ["model"],
       registry,
     });
     this.latency = new KeyedHistogram({
       name: "parley_request_duration_seconds",
       help: "Time from the request reaching the message service to the last byte (interactive requests)",
       buckets: LATENCY_BUCKETS,
+      labelNames: ["model", "streamed"],
       registry,
     });
     this.ttft = new KeyedHistogram({
       name: "parley_time_to_first_token_seconds",
       help: "Time to the first content delta (interactive requests that produced one)",
       buckets: TTFT_BUCKETS,
+      labelNames: ["model", "streamed"],
       registry,
     });
     this.tokens = new KeyedCounter({
       name: "parley_tokens_total",
       help: "Tokens by model and type (input, output, cache_read, cache_creation), as billed in usage",
+      labelNames: ["model", "type"],
       registry,
     });
     this.rate = new KeyedHistogram({
       name: "parley_generation_tokens_per_second",
       help: "Output tokens per second after the first token, per interactive request with two or more output tokens",
       buckets: RATE_BUCKETS,
+      labelNames: ["model"],
       registry,
     });
     this.limited = new KeyedCounter({
       name: "parley_rate_limited_total",
       help: "429 rate_limit_error replies by the limit hit (requests, input, output, tokens, monthly) and whose it was",
+      labelNames: ["limit", "scope"],
       registry,
     });
   }
 
   request(r: RequestObservation): void {
     const { model } = r;
-    const errorType = r.errorType ?? "none";
-    this.requests.inc(`${model}\0${r.status}\0${errorType}`, () => ({
-      model,
-      status: r.status,
-      error_type: errorType,
-    }));
-    if (r.status === 529) this.overloaded.inc(model, () => ({ model }));
+    this.requests.inc([model, r.status, r.errorType ?? "none"]);
+    if (r.status === 529) this.overloaded.inc([model]);
     if (r.tokens) {
       const t = r.tokens;
-      if (t.input) this.tokens.inc(`${model}\0input`, () => ({ model, type: "input" }), t.input);
-      if (t.output) this.tokens.inc(`${model}\0output`, () => ({ model, type: "output" }), t.output);
-      if (t.cacheRead)
-        this.tokens.inc(`${model}\0cache_read`, () => ({ model, type: "cache_read" }), t.cacheRead);
-      if (t.cacheCreation)
-        this.tokens.inc(
-          `${model}\0cache_creation`,
-          () => ({ model, type: "cache_creation" }),
-          t.cacheCreation,
-        );
+      if (t.input) this.tokens.inc([model, "input"], t.input);
+      if (t.output) this.tokens.inc([model, "output"], t.output);
+      if (t.cacheRead) this.tokens.inc([model, "cache_read"], t.cacheRead);
+      if (t.cacheCreation) this.tokens.inc([model, "cache_creation"], t.cacheCreation);
     }
     if (r.batch || r.latencyMs === undefined) return;
-    const streamed = r.streamed ? "true" : "false";
-    const key = `${model}\0${streamed}`;
-    const labels = () => ({ model, streamed });
-    this.latency.observe(key, labels, r.latencyMs / 1000);
+    const series = [model, r.streamed ? "true" : "false"];
+    this.latency.observe(series, r.latencyMs / 1000);
     if (r.ttftMs === null || r.ttftMs === undefined) return;
-    this.ttft.observe(key, labels, r.ttftMs / 1000);
+    this.ttft.observe(series, r.ttftMs / 1000);
     const generating = (r.latencyMs - r.ttftMs) / 1000;
     const output = r.tokens?.output ?? 0;
     // The first token arrives at TTFT; the rest are what the generation rate measures.
-    if (output > 1 && generating > 0) this.rate.observe(model, () => ({ model }), (output - 1) / generating);
+    if (output > 1 && generating > 0) this.rate.observe([model], (output - 1) / generating);
   }
 
   rateLimited(hit: LimitHit): void {
-    this.limited.inc(`${hit.dimension}\0${hit.scope}`, () => ({ limit: hit.dimension, scope: hit.scope }));
+    this.limited.inc([hit.dimension, hit.scope]);
   }
 }

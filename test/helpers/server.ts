@@ -10,7 +10,8 @@ import { type RunningServer, type StartOptions, startServer } from "../../src/se
 export const TEST_KEY = "sk-test-key-0001";
 
 /** `PARLEY_TEST_LOG=error` (any log level) shows the test servers' logs, to debug a failing test. */
-const TEST_LOG_LEVEL = (process.env.PARLEY_TEST_LOG ?? "silent") as ConfigFile["log_level"];
+const SHOWN_LOG_LEVEL = process.env.PARLEY_TEST_LOG as ConfigFile["log_level"] | undefined;
+const TEST_LOG_LEVEL = SHOWN_LOG_LEVEL ?? "silent";
 
 /**
  * Without PARLEY_TEST_LOG, the servers' error lines are kept here and printed only when the test
@@ -60,7 +61,7 @@ export async function startTestServer(
     "test config",
   );
   // A test that sets its own level or logger keeps it (debug logging switches some checks on).
-  const held = !options.logger && !process.env.PARLEY_TEST_LOG && file.log_level === undefined;
+  const held = !options.logger && SHOWN_LOG_LEVEL === undefined && file.log_level === undefined;
   const logger = options.logger ?? (held ? heldLogger() : undefined);
   const server = await startServer(config, { ...options, ...(logger ? { logger } : {}) });
   return {

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { KeyedCounter, KeyedHistogram } from "../../src/metrics/keyed-series.ts";
 
 type Labels = Record<string, string | number>;
-const key = (labels: Labels) => Object.values(labels).join("\0");
 const BUCKETS = [0.05, 0.1, 0.25, 1, 5];
 
 /** The same observations through prom-client's own series and through the keyed ones. */
@@ -27,20 +26,26 @@ async function both(
     buckets: BUCKETS,
     registers: [theirs],
   });
-  const keyedCounter = new KeyedCounter<string>({ name: "t_total", help, registry: ours });
-  const keyedHistogram = new KeyedHistogram<string>({
+  const keyedCounter = new KeyedCounter({
+    name: "t_total",
+    help,
+    labelNames: ["model", "status"],
+    registry: ours,
+  });
+  const keyedHistogram = new KeyedHistogram({
     name: "t_seconds",
     help,
+    labelNames: ["model", "streamed"],
     buckets: BUCKETS,
     registry: ours,
   });
   for (const [labels, by] of counts) {
     counter.inc(labels, by);
-    keyedCounter.inc(key(labels), () => labels, by);
+    keyedCounter.inc([labels.model as string, labels.status as number], by);
   }
   for (const [labels, value] of observations) {
     histogram.observe(labels, value);
-    keyedHistogram.observe(key(labels), () => labels, value);
+    keyedHistogram.observe([labels.model as string, labels.streamed as string], value);
   }
   return { theirs, ours };
 }
@@ -90,9 +95,15 @@ describe("KeyedCounter and KeyedHistogram", () => {
 
   it("leave out a value that is not a number", async () => {
     const registry = new Registry();
-    const h = new KeyedHistogram<"model">({ name: "n_seconds", help: "h", buckets: BUCKETS, registry });
-    h.observe("x", () => ({ model: "x" }), Number.NaN);
-    h.observe("x", () => ({ model: "x" }), 0.2);
+    const h = new KeyedHistogram({
+      name: "n_seconds",
+      help: "h",
+      labelNames: ["model"],
+      buckets: BUCKETS,
+      registry,
+    });
+    h.observe(["x"], Number.NaN);
+    h.observe(["x"], 0.2);
     expect(await registry.metrics()).toContain('n_seconds_count{model="x"} 1');
   });
 });
