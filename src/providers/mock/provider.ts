@@ -11,6 +11,7 @@ import {
 } from "../../protocol/index.ts";
 import type { Provider, ProviderStatus, StreamOptions } from "../provider.ts";
 import { exampleFor } from "./example-input.ts";
+import { MockReplyIterator, type Step } from "./reply-iterator.ts";
 import { type MockScript, readScript, type ScriptedTool, scriptedError } from "./script.ts";
 import { countMockTokens, eachMockToken, renderMockPrompt } from "./tokens.ts";
 
@@ -46,7 +47,12 @@ export class MockProvider implements Provider {
     return promptTokens(req);
   }
 
-  async *stream(req: MessageRequest, { signal }: StreamOptions): AsyncGenerator<StreamEvent> {
+  stream(req: MessageRequest, { signal }: StreamOptions): AsyncIterable<StreamEvent> {
+    return new MockReplyIterator(() => this.begin(req, signal));
+  }
+
+  /** Reads the prompt before the first event; the rest of the reply is built by plain generators. */
+  private async begin(req: MessageRequest, signal: AbortSignal): Promise<Generator<Step, void>> {
     let turnStart = performance.now();
     // A huge prompt is read, counted and answered in separate turns of the event loop; an
     // ordinary one, done within the budget, pays no extra turn.
@@ -67,17 +73,10 @@ export class MockProvider implements Provider {
     if (pause) await pause;
     // Built before the first event, so a schema the mock cannot satisfy is a 400, not a stream error.
     const run = new Run(req, script, out, signal, this.signer);
-    yield out.start({
+    return run.events({
       input_tokens: inputTokens,
       cache_creation_input_tokens: cacheMarked(req) ? inputTokens : 0,
     });
-    // The reply is built by plain generators and this is the one async level: each event costs
-    // one async yield, not one per nested `yield*` (bench:http, JSON at 64 connections: ~90 → ~66 µs
-    // of CPU per request).
-    for (const step of run.events()) {
-      if (step instanceof Promise) await step;
-      else yield step;
-    }
   }
 }
 
@@ -94,9 +93,6 @@ function cacheMarked(req: MessageRequest): boolean {
     req.messages.some((t) => t.content.some((b) => marked(b as { cache_control?: unknown })))
   );
 }
-
-/** What a run's generators hand out: the next event, or a wait (a delay, a turn of the loop) before it. */
-type Step = StreamEvent | Promise<void>;
 
 class Run {
   private used = 0;
@@ -124,7 +120,9 @@ class Run {
     this.reply = this.replyText();
   }
 
-  *events(): Generator<Step> {
+  /** The whole reply, `message_start` (with these usage counts) first. */
+  *events(usage: { input_tokens: number; cache_creation_input_tokens: number }): Generator<Step, void> {
+    yield this.out.start(usage);
     const forced = this.req.tool_choice.type === "any" || this.req.tool_choice.type === "tool";
     if (this.req.thinking?.type === "enabled") {
       if (!(yield* this.thinking())) return yield* this.finish("max_tokens");

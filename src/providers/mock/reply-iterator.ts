@@ -1,0 +1,75 @@
+import type { StreamEvent } from "../../protocol/index.ts";
+
+/** What the mock's generators hand out: the next event, or a wait (a delay, a turn of the loop) before it. */
+export type Step = StreamEvent | Promise<void>;
+
+const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
+
+/**
+ * The mock's reply as an async iterator over plain generators: each event costs one resolved
+ * promise, where an `async function*` yielding it costs a generator resume and three promise
+ * jobs (about 2.5 against 1.2 µs for a 22-event reply in a loop of its own). `begin` does the
+ * async part before the first event (reading the prompt, counting it); the steps it returns are
+ * run synchronously up to each event, and a step that is a promise is waited for first.
+ *
+ * Behaves as an async generator would for the callers Parley has (`for await`, and `next()`
+ * then `return()` from the SSE writer): an error thrown by the steps or a rejected wait (an
+ * abort during a delay) rejects that `next()` and ends the iteration, and `return()` or an error
+ * closes the generator.
+ */
+export class MockReplyIterator implements AsyncIterableIterator<StreamEvent, undefined> {
+  private steps: Generator<Step, void> | undefined;
+  private finished = false;
+  private readonly begin: () => Promise<Generator<Step, void>>;
+
+  constructor(begin: () => Promise<Generator<Step, void>>) {
+    this.begin = begin;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StreamEvent, undefined>> {
+    if (this.finished) return Promise.resolve(DONE);
+    if (this.steps) return this.advance(this.steps);
+    return this.begin().then((steps) => {
+      if (this.finished) {
+        steps.return();
+        return DONE;
+      }
+      this.steps = steps;
+      return this.advance(steps);
+    }, this.fail);
+  }
+
+  return(): Promise<IteratorResult<StreamEvent, undefined>> {
+    this.finished = true;
+    this.steps?.return();
+    return Promise.resolve(DONE);
+  }
+
+  private advance(steps: Generator<Step, void>): Promise<IteratorResult<StreamEvent, undefined>> {
+    let step: IteratorResult<Step, void>;
+    try {
+      step = steps.next();
+    } catch (err) {
+      return this.fail(err);
+    }
+    if (step.done) {
+      this.finished = true;
+      return Promise.resolve(DONE);
+    }
+    const value = step.value;
+    if (value instanceof Promise) {
+      return value.then(() => (this.finished ? DONE : this.advance(steps)), this.fail);
+    }
+    return Promise.resolve({ done: false, value });
+  }
+
+  private readonly fail = (err: unknown): Promise<never> => {
+    this.finished = true;
+    this.steps?.return();
+    return Promise.reject(err);
+  };
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import type { StreamEvent } from "../../src/protocol/index.ts";
+import { MockReplyIterator, type Step } from "../../src/providers/mock/reply-iterator.ts";
+
+const ping = (n: number) => ({ type: "ping", n }) as unknown as StreamEvent;
+const waitOf = (log: string[], name: string) =>
+  new Promise<void>((resolve) =>
+    setImmediate(() => {
+      log.push(name);
+      resolve();
+    }),
+  );
+
+async function drain(it: AsyncIterable<StreamEvent>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  for await (const e of it) seen.push((e as unknown as { n: number }).n);
+  return seen;
+}
+
+describe("MockReplyIterator", () => {
+  it("hands out the events in order, waiting out the promises between them", async () => {
+    const log: string[] = [];
+    function* steps(): Generator<Step, void> {
+      yield ping(1);
+      yield waitOf(log, "wait");
+      log.push("after wait");
+      yield ping(2);
+      yield ping(3);
+    }
+    const it = new MockReplyIterator(async () => steps());
+    expect(await drain(it)).toEqual([1, 2, 3]);
+    expect(log).toEqual(["wait", "after wait"]);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("does nothing before the first next(), as an async generator", async () => {
+    let begun = 0;
+    const it = new MockReplyIterator(async () => {
+      begun++;
+      return (function* () {})();
+    });
+    expect(begun).toBe(0);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+    expect(begun).toBe(1);
+  });
+
+  it.each([
+    [
+      "an error the steps throw",
+      function* (): Generator<Step, void> {
+        yield ping(1);
+        throw new Error("boom");
+      },
+    ],
+    [
+      "a wait that rejects (an abort during a delay)",
+      function* (): Generator<Step, void> {
+        yield ping(1);
+        yield Promise.reject(new Error("boom"));
+        yield ping(2);
+      },
+    ],
+  ])("%s rejects that next() and ends the iteration", async (_name, steps) => {
+    const it = new MockReplyIterator(async () => steps());
+    expect(await it.next()).toEqual({ done: false, value: ping(1) });
+    await expect(it.next()).rejects.toThrow("boom");
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("rejects the first next() when begin fails (a scripted error before the reply)", async () => {
+    const it = new MockReplyIterator(() => Promise.reject(new Error("no reply")));
+    await expect(drain(it)).rejects.toThrow("no reply");
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("return() closes the steps: their finally runs and nothing more comes", async () => {
+    const log: string[] = [];
+    function* steps(): Generator<Step, void> {
+      try {
+        yield ping(1);
+        yield ping(2);
+      } finally {
+        log.push("closed");
+      }
+    }
+    const it = new MockReplyIterator(async () => steps());
+    expect(await it.next()).toEqual({ done: false, value: ping(1) });
+    expect(await it.return()).toEqual({ done: true, value: undefined });
+    expect(log).toEqual(["closed"]);
+    expect(await it.next()).toEqual({ done: true, value: undefined });
+  });
+
+  it("a for-await loop that breaks closes the steps", async () => {
+    const log: string[] = [];
+    function* steps(): Generator<Step, void> {
+      try {
+        for (let i = 1; ; i++) yield ping(i);
+      } finally {
+        log.push("closed");
+      }
+    }
+    for await (const e of new MockReplyIterator(async () => steps())) {
+      if ((e as unknown as { n: number }).n === 3) break;
+    }
+    expect(log).toEqual(["closed"]);
+  });
+
+  it("return() while a wait is pending ends the iteration when the wait is over", async () => {
+    let release = () => {};
+    function* steps(): Generator<Step, void> {
+      yield ping(1);
+      yield new Promise<void>((r) => {
+        release = r;
+      });
+      yield ping(2);
+    }
+    const it = new MockReplyIterator(async () => steps());
+    await it.next();
+    const pending = it.next();
+    await it.return();
+    release();
+    expect(await pending).toEqual({ done: true, value: undefined });
+  });
+});
