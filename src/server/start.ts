@@ -23,6 +23,7 @@ import { openStoreServices, type StoreServices } from "./admin/index.ts";
 import { type AppOptions, buildApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
 import { type StartupRetry, startupStep } from "./startup.ts";
+import { collectStartupGarbage } from "./startup-gc.ts";
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -112,6 +113,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // Listening first lets `/health` answer and `/ready` say which eager model is still loading.
   await Promise.all(deps.catalog.entries.map((e) => startProvider(e.provider, e.config.id, logger)));
   batches?.worker?.start();
+  collectStartupGarbage();
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.listen.port;
   const host = config.listen.host.includes(":") ? `[${config.listen.host}]` : config.listen.host;
