@@ -19,6 +19,8 @@ export interface LoadSpec {
   durationMs: number;
   /** Count SSE events in the replies. */
   stream?: boolean;
+  /** Send exactly this many requests after the warm-up, instead of sending for `durationMs`. */
+  requests?: number;
 }
 
 export interface LoadResult {
@@ -81,14 +83,20 @@ function request(spec: LoadSpec, agent: http.Agent): Promise<{ ok: boolean; even
 type Round = Omit<LoadResult, "elu" | "warmupRequests" | CpuFields>;
 type CpuFields = "mainCpuMs" | "mainSysMs" | "otherCpuMs";
 
-async function drive(spec: LoadSpec, agent: http.Agent, ms: number): Promise<Round> {
+async function drive(
+  spec: LoadSpec,
+  agent: http.Agent,
+  limit: { ms: number } | { count: number },
+): Promise<Round> {
   const latencies: number[] = [];
   let events = 0;
   let failures = 0;
+  let sent = 0;
   const start = performance.now();
-  const deadline = start + ms;
+  const deadline = start + ("ms" in limit ? limit.ms : Number.POSITIVE_INFINITY);
+  const more = "count" in limit ? () => sent++ < limit.count : () => performance.now() < deadline;
   const client = async () => {
-    while (performance.now() < deadline) {
+    while (more()) {
       const t0 = performance.now();
       const r = await request(spec, agent);
       latencies.push(performance.now() - t0);
@@ -199,8 +207,12 @@ function cpuTimes(): { mainUserMs: number; mainSysMs: number; processMs: number 
 
 async function warmThenDrive(spec: LoadSpec): Promise<Driven> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency });
-  const warm = await drive(spec, agent, spec.warmupMs);
-  const result = await drive(spec, agent, spec.durationMs);
+  const warm = await drive(spec, agent, { ms: spec.warmupMs });
+  const result = await drive(
+    spec,
+    agent,
+    spec.requests === undefined ? { ms: spec.durationMs } : { count: spec.requests },
+  );
   agent.destroy();
   return { ...result, warmupRequests: warm.requests };
 }

@@ -1,0 +1,214 @@
+/**
+ * Instruction-count benchmark (`npm run bench:instructions`): what a request costs Parley in CPU
+ * instructions, against bare node:http and bare Fastify answering with the same bytes, counted by
+ * valgrind's callgrind. Unlike time, the count hardly moves with other work on the machine
+ * (about 1% between runs), so a change of a few per cent can be read in one run.
+ *
+ * Each server runs alone in a child process under `valgrind --tool=callgrind`, with Node's
+ * `--single-threaded` (V8 then compiles and collects garbage on the measured thread, not on
+ * helper threads the count would pick up at random). The load generator runs in its own process,
+ * outside valgrind: `--warmup` requests first (not counted), then callgrind counts the
+ * instructions of `--requests` more. Only user-space instructions are counted, so the
+ * kernel's loopback work is not in the figures; valgrind runs Node about 50 times slower, so
+ * the figures say nothing about latency.
+ *
+ * Options: --requests N (counted, default 1500), --warmup N (default 3000), --concurrency N
+ * (default 16), --run TEXT (json or sse), --only NAMES (comma-separated: ceiling, fastify,
+ * parley), --compare DIR (adds "base": Parley from another checkout, its src/ with node_modules
+ * linked). Needs valgrind (`apt-get install valgrind`); without it the bench says so and exits.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs, promisify } from "node:util";
+import { startLoadProcess } from "./load.ts";
+import { HEADERS, REQUEST, sampleReply, startCeiling, startFastify, startParley } from "./servers.ts";
+
+const run = promisify(execFile);
+const SERVE_FLAG = "--serve";
+const RUNS = [
+  { name: "json", stream: false },
+  { name: "sse", stream: true },
+];
+
+type Kind = "ceiling" | "fastify" | "parley";
+
+/** Child mode, under valgrind: start one server, print its URL, close on SIGTERM. */
+async function serve(kind: Kind, replyFile: string, root: string): Promise<void> {
+  const dataDir = await mkdtemp(join(tmpdir(), "parley-bench-instr-"));
+  const reply = JSON.parse(await readFile(replyFile, "utf8")) as { json: string; sse: string[] };
+  const server =
+    kind === "parley"
+      ? await startParley(dataDir, root)
+      : await (kind === "ceiling" ? startCeiling : startFastify)(reply.json, reply.sse);
+  process.on("SIGTERM", async () => {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+  console.log(JSON.stringify({ url: server.url }));
+}
+
+interface Counted {
+  child: ChildProcess;
+  url: string;
+  outDir: string;
+}
+
+/** Starts one server under callgrind with instrumentation off, and waits for its URL. */
+async function startCounted(kind: Kind, replyFile: string, root: string): Promise<Counted> {
+  const outDir = await mkdtemp(join(tmpdir(), "parley-callgrind-"));
+  const child = spawn(
+    "valgrind",
+    [
+      "--tool=callgrind",
+      "--instr-atstart=no",
+      `--callgrind-out-file=${join(outDir, "callgrind.%p")}`,
+      process.execPath,
+      "--single-threaded",
+      fileURLToPath(import.meta.url),
+      SERVE_FLAG,
+      kind,
+      replyFile,
+      root,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let log = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-4000);
+  });
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    child.once("exit", (code) => reject(new Error(`${kind} under valgrind exited (${code}):\n${log}`)));
+    lines.on("line", (line) => {
+      if (line.startsWith("{")) resolveUrl((JSON.parse(line) as { url: string }).url);
+    });
+  });
+  return { child, url, outDir };
+}
+
+/** Stops a counted server and reads callgrind's total of instructions. */
+async function stopCounted(server: Counted): Promise<number> {
+  const exited = new Promise((r) => server.child.once("exit", r));
+  server.child.kill("SIGTERM");
+  await exited;
+  let total = 0;
+  for (const file of await readdir(server.outDir)) {
+    const text = await readFile(join(server.outDir, file), "utf8");
+    total += Number(/^totals: (\d+)/m.exec(text)?.[1] ?? 0);
+  }
+  await rm(server.outDir, { recursive: true, force: true });
+  return total;
+}
+
+async function hasValgrind(): Promise<boolean> {
+  try {
+    await run("valgrind", ["--version"]);
+    await run("callgrind_control", ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      requests: { type: "string", default: "1500" },
+      warmup: { type: "string", default: "3000" },
+      concurrency: { type: "string", default: "16" },
+      run: { type: "string", default: "" },
+      only: { type: "string" },
+      compare: { type: "string" },
+    },
+  });
+  if (!(await hasValgrind())) {
+    console.log(
+      "bench:instructions needs valgrind and callgrind_control on PATH (apt-get install valgrind): skipped",
+    );
+    return;
+  }
+  const requests = Number(values.requests);
+  const warmup = Number(values.warmup);
+  const concurrency = Number(values.concurrency);
+  const workDir = await mkdtemp(join(tmpdir(), "parley-bench-instr-"));
+  // The baselines send exactly the bytes Parley sends, sampled from a Parley outside valgrind.
+  const sampler = await startParley(workDir);
+  const json = await sampleReply(sampler.url, false);
+  const sse = (await sampleReply(sampler.url, true)).split(/(?<=\n\n)/);
+  await sampler.close();
+  const replyFile = join(workDir, "reply.json");
+  await writeFile(replyFile, JSON.stringify({ json, sse }));
+
+  const servers: { name: string; kind: Kind; root: string }[] = [
+    { name: "ceiling", kind: "ceiling" as const, root: ".." },
+    { name: "fastify", kind: "fastify" as const, root: ".." },
+    { name: "parley", kind: "parley" as const, root: ".." },
+    ...(values.compare
+      ? [{ name: "base", kind: "parley" as const, root: pathToFileURL(resolve(values.compare)).href }]
+      : []),
+  ].filter((s) => !values.only || values.only.split(",").includes(s.name));
+  console.log(
+    `Parley instruction-count benchmark: Node ${process.version}, ${availableParallelism()} CPUs, valgrind callgrind, ` +
+      `node --single-threaded; per server and run: ${warmup} requests of warm-up, then ${requests} counted, ` +
+      `${concurrency} keep-alive connections; user-space instructions of the whole server process (kernel work not counted)\n`,
+  );
+  const load = startLoadProcess();
+  const perRequest = new Map<string, number>();
+  for (const r of RUNS.filter((x) => x.name.includes(values.run))) {
+    const spec = {
+      body: JSON.stringify({ ...REQUEST, stream: r.stream }),
+      headers: HEADERS,
+      concurrency,
+      warmupMs: 0,
+      durationMs: 0,
+      stream: r.stream,
+    };
+    for (const s of servers) {
+      const server = await startCounted(s.kind, replyFile, s.root);
+      const url = new URL("/v1/messages", server.url).href;
+      const warm = await load.run({ ...spec, url, requests: warmup });
+      await run("callgrind_control", ["-i", "on", String(server.child.pid)]);
+      const counted = await load.run({ ...spec, url, requests });
+      await run("callgrind_control", ["-i", "off", String(server.child.pid)]);
+      const total = await stopCounted(server);
+      if (warm.failures || counted.failures)
+        throw new Error(`${s.name}: ${warm.failures + counted.failures} requests did not get a 200`);
+      perRequest.set(`${r.name}|${s.name}`, total / counted.requests);
+      console.log(
+        `${r.name.padEnd(5)} ${s.name.padEnd(8)} ${(total / counted.requests / 1000).toFixed(1).padStart(8)} k instructions per request`,
+      );
+    }
+  }
+  await load.terminate();
+  await rm(workDir, { recursive: true, force: true });
+  const ratio = (run: string, a: string, b: string) => {
+    const x = perRequest.get(`${run}|${a}`);
+    const y = perRequest.get(`${run}|${b}`);
+    return x !== undefined && y !== undefined ? `${(x / y).toFixed(2)}×` : undefined;
+  };
+  for (const [a, b] of [
+    ["fastify", "ceiling"],
+    ["parley", "ceiling"],
+    ["parley", "fastify"],
+    ["parley", "base"],
+  ] as const) {
+    const lines = RUNS.flatMap((r) => {
+      const x = ratio(r.name, a, b);
+      return x ? [`${r.name.padEnd(5)} ${x} ${b}'s instructions per request`] : [];
+    });
+    if (lines.length) console.log(`\n${a} / ${b}\n${lines.join("\n")}`);
+  }
+}
+
+const serveAt = process.argv.indexOf(SERVE_FLAG);
+if (serveAt >= 0) {
+  const [kind, replyFile, root] = process.argv.slice(serveAt + 1) as [Kind, string, string];
+  await serve(kind, replyFile, root);
+} else {
+  await main();
+}
