@@ -5,6 +5,7 @@ import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { type MessageCreateParams, toMessageRequest } from "../../src/protocol/index.ts";
 import { exampleFor, mockTokens, readScript } from "../../src/providers/mock/index.ts";
+import { isSpace } from "../../src/providers/mock/tokens.ts";
 
 const sharedDir = process.env.PARLEY_SHARED_DIR ?? join(import.meta.dirname, "../../../shared");
 const capture = join(sharedDir, "wire/captures/claude-code-2.1.197-tool.jsonl");
@@ -25,6 +26,26 @@ describe("mock tokenizer", () => {
   ])("%j", (text, tokens) => {
     expect(mockTokens(text)).toEqual(tokens);
     expect(mockTokens(text).join("")).toBe(text);
+  });
+
+  it("splits as the regex it replaced does, Unicode spaces included", () => {
+    const regexTokens = (text: string) => text.match(/^\s+|\S+\s*/g) ?? [];
+    const spaces = [" ", "\t", "\n", "\r\n", "\u00a0", "\u2003", "\u3000", "\ufeff", "\u2028"];
+    const words = ["a", "hé", "你好", "x\u200by", "😀", "[[tool:x]]"];
+    for (let seed = 0; seed < 500; seed++) {
+      let text = "";
+      for (let i = 0; i < (seed % 9) + 1; i++) {
+        const pick = (seed * 31 + i * 17) % 7;
+        text += pick < 3 ? spaces[(seed + i) % spaces.length] : words[(seed * 7 + i) % words.length];
+      }
+      expect(mockTokens(text)).toEqual(regexTokens(text));
+    }
+  });
+
+  it("isSpace is what \\s matches, for every UTF-16 code unit", () => {
+    const wrong: number[] = [];
+    for (let c = 0; c <= 0xffff; c++) if (isSpace(c) !== /\s/.test(String.fromCharCode(c))) wrong.push(c);
+    expect(wrong).toEqual([]);
   });
 });
 
