@@ -30,8 +30,7 @@ export function* eachMockToken(text: string): Generator<string> {
 }
 
 /** What `\\s` matches, by char code (ASCII, the common case, decided in two comparisons). */
-export const isSpace = (c: number): boolean =>
-  c < 128 ? c === 32 || (c >= 9 && c <= 13) : isWideSpace(c);
+export const isSpace = (c: number): boolean => (c < 128 ? c === 32 || (c >= 9 && c <= 13) : isWideSpace(c));
 
 const isWideSpace = (c: number): boolean =>
   c === 160 ||
