@@ -162,6 +162,8 @@ describe.skipIf(!hasChromium)("web console in Chromium", () => {
     await total.waitFor();
     const tokens = reply.usage.input_tokens + reply.usage.output_tokens;
     expect((await total.locator("td").allTextContents()).map((s) => s.trim())).toEqual([String(tokens), "1"]);
+    // The charts draw after their own request, which may end after the totals table's.
+    await page.locator(".chart canvas").nth(1).waitFor();
     expect(await page.locator(".chart canvas").count()).toBe(2);
     expect(await page.locator(".chart .u-legend").first().textContent()).toContain("browser key");
     await shot("usage");
