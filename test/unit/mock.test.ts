@@ -3,8 +3,15 @@ import { join } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
-import { type MessageCreateParams, toMessageRequest } from "../../src/protocol/index.ts";
-import { exampleFor, mockTokens, readScript } from "../../src/providers/mock/index.ts";
+import type { MockModelConfig } from "../../src/config/index.ts";
+import {
+  foldStream,
+  type MessageCreateParams,
+  type StreamEvent,
+  ThinkingSigner,
+  toMessageRequest,
+} from "../../src/protocol/index.ts";
+import { exampleFor, MockProvider, mockTokens, readScript } from "../../src/providers/mock/index.ts";
 import { isSpace } from "../../src/providers/mock/tokens.ts";
 
 const sharedDir = process.env.PARLEY_SHARED_DIR ?? join(import.meta.dirname, "../../../shared");
@@ -316,3 +323,59 @@ describe("hostile input costs linear work", () => {
     );
   });
 });
+
+describe("mock text deltas", () => {
+  const provider = new MockProvider(
+    { id: "mock", provider: "mock" } as MockModelConfig,
+    new ThinkingSigner(Buffer.alloc(32, 7)),
+  );
+  const events = async (body: Partial<MessageCreateParams>) => {
+    const out: StreamEvent[] = [];
+    for await (const e of provider.stream(request(body), {
+      signal: new AbortController().signal,
+      requestId: "req_1",
+    }))
+      out.push(e);
+    return out;
+  };
+  const deltas = (es: StreamEvent[]) =>
+    es.flatMap((e) =>
+      e.type === "content_block_delta" && e.delta.type === "text_delta" ? [e.delta.text] : [],
+    );
+
+  it.each([
+    [
+      "plain",
+      { messages: [{ role: "user" as const, content: "one two three four" }] },
+      ["one ", "two ", "three ", "four"],
+    ],
+    [
+      "cut by max_tokens",
+      { max_tokens: 2, messages: [{ role: "user" as const, content: "one two three four" }] },
+      ["one ", "two "],
+    ],
+    [
+      "stopped by a stop sequence",
+      { stop_sequences: ["three"], messages: [{ role: "user" as const, content: "one two three four" }] },
+      ["one ", "two "],
+    ],
+  ])(
+    "%s: a delta per token when streamed, one delta otherwise, the same Message folded",
+    async (_name, body, tokens) => {
+      expect(deltas(await events({ ...body, stream: true }))).toEqual(tokens);
+      expect(deltas(await events({ ...body, stream: false }))).toEqual([tokens.join("")]);
+      const streamed = await foldStream(toAsync(await events({ ...body, stream: true })));
+      const whole = await foldStream(toAsync(await events({ ...body, stream: false })));
+      expect({ ...whole, id: "msg" }).toEqual({ ...streamed, id: "msg" });
+    },
+  );
+
+  it("a non-streamed reply with [[delay]] sends a delta per token, where the client may leave", async () => {
+    const body = { messages: [{ role: "user" as const, content: "[[delay:1]] one two three" }] };
+    expect(deltas(await events({ ...body, stream: false }))).toEqual(["one ", "two ", "three"]);
+  });
+});
+
+async function* toAsync<T>(items: T[]): AsyncGenerator<T> {
+  for (const i of items) yield i;
+}
