@@ -370,6 +370,23 @@ describe("mock text deltas", () => {
     },
   );
 
+  it("a non-streamed reply left by its client has sent a delta for every token made until then", async () => {
+    const words = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const run = async () => {
+      const body = { max_tokens: 200, messages: [{ role: "user" as const, content: words }] };
+      for await (const e of provider.stream(request(body), { signal: abort.signal, requestId: "req_1" })) {
+        if (e.type !== "content_block_delta" || e.delta.type !== "text_delta") continue;
+        seen.push(e.delta.text);
+        // The 63rd token comes just before the reply's first turn of the event loop: leave there.
+        if (seen.length === 63) abort.abort();
+      }
+    };
+    await expect(run()).rejects.toThrow();
+    expect(seen).toEqual(words.split(/(?<= )/).slice(0, 64));
+  });
+
   it("a non-streamed reply with [[delay]] sends a delta per token, where the client may leave", async () => {
     const body = { messages: [{ role: "user" as const, content: "[[delay:1]] one two three" }] };
     expect(deltas(await events({ ...body, stream: false }))).toEqual(["one ", "two ", "three"]);

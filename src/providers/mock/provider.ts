@@ -214,9 +214,11 @@ class Run {
         yield* out.end();
         return { reason: "max_tokens" };
       }
+      // pace() notices a client that left: what was made before goes out first, to be counted.
+      if (this.signal.aborted) yield* out.release();
       const wait = this.pace();
       if (wait) {
-        yield* out.beforeWait();
+        yield* out.release();
         yield wait;
       }
       const { emit, stopped } = stops.push(piece);
@@ -264,8 +266,8 @@ class Run {
  * not streamed is only folded, never read delta by delta, so its text goes out as one delta, as
  * a real backend's non-streamed reply does (about 14 fewer events for a short reply, which the
  * fold and the usage tally would each have handled). Before a wait, where the client may leave,
- * the held tokens go out a delta each, so a reply cut short is counted token by token as a
- * streamed one is (`UsageTally` counts a delta as a token).
+ * and once it has left, the held tokens go out a delta each, so a reply cut short is counted token
+ * by token as a streamed one is (`UsageTally` counts a delta as a token).
  */
 class TextDeltas {
   private held: string[] = [];
@@ -284,8 +286,8 @@ class TextDeltas {
     return NONE;
   }
 
-  /** Before a wait: the held tokens, a delta each. */
-  beforeWait(): readonly StreamEvent[] {
+  /** Before a wait, or once the client has left: the held tokens, a delta each. */
+  release(): readonly StreamEvent[] {
     if (this.held.length === 0) return NONE;
     const events = this.held.flatMap((p) => this.out.text(p));
     this.held = [];
