@@ -196,6 +196,25 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     store = other;
   });
 
+  it("writes a large batch in multi-row chunks, skipping request ids already written or repeated in it", async () => {
+    const written = usageRecord();
+    store.recorder.record(written);
+    await store.recorder.flush();
+    // 70 rows: two chunks of 32 and 6 single rows on SQLite's writer thread. A repeat of a row
+    // already written and one repeated inside the batch, both with other figures, are skipped.
+    const batch = Array.from({ length: 68 }, (_, i) => usageRecord({ input_tokens: i }));
+    batch.splice(5, 0, { ...written, input_tokens: 999 });
+    batch.splice(40, 0, { ...batch[20], input_tokens: 998 });
+    for (const r of batch) store.recorder.record(r);
+    await store.recorder.flush();
+    const rows = await store.db.selectFrom("usage").select(["request_id", "input_tokens"]).execute();
+    expect(rows).toHaveLength(69);
+    const byId = new Map(rows.map((r) => [r.request_id, Number(r.input_tokens)]));
+    expect(byId.get(written.request_id)).toBe(10);
+    expect(byId.get(batch[20].request_id)).toBe(batch[20].input_tokens);
+    expect([...byId.values()].filter((n) => n >= 998)).toEqual([]);
+  });
+
   it("reports usage in UTC buckets, grouped and filtered like the hosted report", async () => {
     const day = Date.UTC(2025, 5, 10);
     const at = (h: number, m = 0) => new Date(day + h * 3_600_000 + m * 60_000);

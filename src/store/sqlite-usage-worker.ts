@@ -11,11 +11,22 @@ import { USAGE_COLUMNS } from "./usage-columns.ts";
 const database = new SQLite(workerData.path as string);
 database.pragma("busy_timeout = 5000");
 database.pragma("synchronous = NORMAL");
-const insert = database.prepare(
-  `insert into usage (${USAGE_COLUMNS.join(", ")}) values (${USAGE_COLUMNS.map(() => "?").join(", ")}) on conflict (request_id) do nothing`,
-);
+/** Rows per INSERT statement for full chunks of a batch: one statement run instead of 32. */
+const ROWS_PER_INSERT = 32;
+const insertOf = (rows: number) =>
+  database.prepare(
+    `insert into usage (${USAGE_COLUMNS.join(", ")}) values ${Array.from(
+      { length: rows },
+      () => `(${USAGE_COLUMNS.map(() => "?").join(", ")})`,
+    ).join(", ")} on conflict (request_id) do nothing`,
+  );
+const insertOne = insertOf(1);
+const insertChunk = insertOf(ROWS_PER_INSERT);
 const writeAll = database.transaction((rows: unknown[][]) => {
-  for (const row of rows) insert.run(row);
+  let i = 0;
+  for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT)
+    insertChunk.run(rows.slice(i, i + ROWS_PER_INSERT).flat());
+  for (; i < rows.length; i++) insertOne.run(rows[i]);
 });
 
 parentPort?.on("message", (msg: { id: number; rows: unknown[][] } | "close") => {
