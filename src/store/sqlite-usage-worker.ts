@@ -11,6 +11,9 @@ import { USAGE_COLUMNS } from "./usage-columns.ts";
 const database = new SQLite(workerData.path as string);
 database.pragma("busy_timeout = 5000");
 database.pragma("synchronous = NORMAL");
+// A multi-row INSERT keeps a statement journal (to undo a failed statement alone); in memory, not
+// in a temporary file the kernel writes for every chunk.
+database.pragma("temp_store = MEMORY");
 /** Rows per INSERT statement for full chunks of a batch: one statement run instead of 32. */
 const ROWS_PER_INSERT = 32;
 const insertOf = (rows: number) =>
