@@ -93,8 +93,7 @@ async function drive(
   let failures = 0;
   let sent = 0;
   const start = performance.now();
-  const deadline = start + ("ms" in limit ? limit.ms : Number.POSITIVE_INFINITY);
-  const more = "count" in limit ? () => sent++ < limit.count : () => performance.now() < deadline;
+  const more = "count" in limit ? () => sent++ < limit.count : () => performance.now() < start + limit.ms;
   const client = async () => {
     while (more()) {
       const t0 = performance.now();

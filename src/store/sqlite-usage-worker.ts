@@ -1,5 +1,5 @@
 /**
- * The SQLite usage writer's thread: its own connection to the database file, one statement prepared
+ * The SQLite usage writer's thread: its own connection to the database file, its INSERTs prepared
  * once, one transaction per batch. Receives `{ id, rows }` (rows as value arrays in COLUMNS order) and
  * answers `{ id }` or `{ id, error }`.
  */
@@ -16,12 +16,10 @@ database.pragma("synchronous = NORMAL");
 database.pragma("temp_store = MEMORY");
 /** Rows per INSERT statement for full chunks of a batch: one statement run instead of 32. */
 const ROWS_PER_INSERT = 32;
+const ROW = `(${USAGE_COLUMNS.map(() => "?").join(", ")})`;
 const insertOf = (rows: number) =>
   database.prepare(
-    `insert into usage (${USAGE_COLUMNS.join(", ")}) values ${Array.from(
-      { length: rows },
-      () => `(${USAGE_COLUMNS.map(() => "?").join(", ")})`,
-    ).join(", ")} on conflict (request_id) do nothing`,
+    `insert into usage (${USAGE_COLUMNS.join(", ")}) values ${Array(rows).fill(ROW).join(", ")} on conflict (request_id) do nothing`,
   );
 const insertOne = insertOf(1);
 const insertChunk = insertOf(ROWS_PER_INSERT);
