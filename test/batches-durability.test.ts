@@ -167,19 +167,27 @@ describe.skipIf(!PG_URL)("two instances on one PostgreSQL", () => {
         seen.set(prompt, (seen.get(prompt) ?? 0) + 1);
         const who = String(req.headers["x-parley-instance"]);
         byInstance.set(who, (byInstance.get(who) ?? 0) + 1);
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({
-            id: "chatcmpl-1",
-            object: "chat.completion",
-            created: 1764000000,
-            model: "qwen",
-            choices: [
-              { index: 0, message: { role: "assistant", content: `done: ${prompt}` }, finish_reason: "stop" },
-            ],
-            usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
-          }),
-        );
+        // Each reply takes 20 ms, so the batch lasts past an idle instance's 1 s poll (b learns of
+        // a batch created on a only then): answered at once, a alone could finish all 1000 first.
+        setTimeout(() => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(
+            JSON.stringify({
+              id: "chatcmpl-1",
+              object: "chat.completion",
+              created: 1764000000,
+              model: "qwen",
+              choices: [
+                {
+                  index: 0,
+                  message: { role: "assistant", content: `done: ${prompt}` },
+                  finish_reason: "stop",
+                },
+              ],
+              usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 },
+            }),
+          );
+        }, 20);
       });
     });
     await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
