@@ -1,3 +1,5 @@
+import { OutcomeWindow } from "./outcome-window.ts";
+
 export interface BreakerOptions {
   /** First ejection length; each further ejection in a row doubles it. */
   baseMs: number;
@@ -33,12 +35,12 @@ export class CircuitBreaker {
   private tripped = false;
   private openUntil = 0;
   private trialInFlight = false;
-  /** Recent outcomes: [time, failed]. */
-  private window: [number, boolean][] = [];
+  private readonly window: OutcomeWindow;
   private readonly options: Required<BreakerOptions>;
 
   constructor(options: BreakerOptions) {
     this.options = { ...DEFAULTS, ...options, now: options.now ?? Date.now };
+    this.window = new OutcomeWindow(this.options.windowMs);
   }
 
   get state(): BreakerState {
@@ -74,7 +76,7 @@ export class CircuitBreaker {
       this.tripped = false;
       this.ejections = 0;
       this.openUntil = 0;
-      this.window = [];
+      this.window.clear();
       return;
     }
     this.remember(false);
@@ -103,19 +105,11 @@ export class CircuitBreaker {
   }
 
   private remember(failed: boolean): void {
-    const now = this.options.now();
-    this.window.push([now, failed]);
-    const since = now - this.options.windowMs;
-    let drop = 0;
-    while (drop < this.window.length && this.window[drop][0] < since) drop++;
-    // Bounded memory under heavy load: the window never holds more than a few hundred outcomes.
-    drop = Math.max(drop, this.window.length - 512);
-    if (drop > 0) this.window.splice(0, drop);
+    this.window.add(this.options.now(), failed);
   }
 
   private rateExceeded(): boolean {
-    if (this.window.length < this.options.minSamples) return false;
-    const failed = this.window.filter(([, f]) => f).length;
-    return failed / this.window.length >= this.options.failureRate;
+    if (this.window.size < this.options.minSamples) return false;
+    return this.window.failed / this.window.size >= this.options.failureRate;
   }
 }
