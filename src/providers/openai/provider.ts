@@ -12,6 +12,7 @@ import {
   type UpstreamPool,
   type UpstreamReply,
 } from "../upstream/index.ts";
+import { ChunkParser } from "./chunk-parser.ts";
 import { toOpenAIRequest } from "./request.ts";
 import { fromOpenAIResponse } from "./response.ts";
 import { type ChunkTranslatorOptions, OpenAIChunkTranslator, UpstreamStreamError } from "./stream.ts";
@@ -88,6 +89,7 @@ export class OpenAIProvider implements Provider {
         const data: string[] = [];
         const parser = createParser({ onEvent: (e) => data.push(e.data) });
         const decoder = new TextDecoder();
+        const chunks = new ChunkParser();
         let sawDone = false;
         let tail: StreamEvent[];
         try {
@@ -98,7 +100,7 @@ export class OpenAIProvider implements Provider {
               if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
               else if (!sawDone && !t.done) {
                 // for-of, not `yield*` of the array: that wraps it in an async iterator, costing awaits per event.
-                for (const event of t.push(parseJson<OpenAIChunk>(d))) yield event;
+                for (const event of t.push(parseChunk(chunks, d))) yield event;
               }
             }
             data.length = 0;
@@ -208,6 +210,14 @@ export class OpenAIProvider implements Provider {
     }
     if (err instanceof ApiError) return err;
     return new ApiError(500, "api_error", `The upstream of model ${this.config.id} failed mid-reply`);
+  }
+}
+
+function parseChunk(chunks: ChunkParser, text: string): OpenAIChunk {
+  try {
+    return chunks.parse(text);
+  } catch {
+    throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
   }
 }
 
