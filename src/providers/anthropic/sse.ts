@@ -8,7 +8,7 @@ export interface RelayUsage {
 }
 
 /** Relayed deltas carry a few tokens each; about four characters a token, one at least. */
-const tokensOf = (text: string) => Math.max(1, Math.ceil(text.length / 4));
+const tokensOf = (length: number) => Math.max(1, Math.ceil(length / 4));
 
 /**
  * Reads an Anthropic SSE byte stream on the side: whole frames out, byte-for-byte, and the
@@ -85,11 +85,69 @@ function frameEnd(buf: Buffer): number {
 }
 
 function deltaTokens(data: string): number {
+  const length = templateDeltaLength(data);
+  if (length !== undefined) return length < 0 ? 0 : tokensOf(length);
   try {
     const d = (JSON.parse(data) as { delta?: Record<string, unknown> }).delta ?? {};
     const text = d.text ?? d.thinking ?? d.partial_json;
-    return typeof text === "string" ? tokensOf(text) : 0;
+    return typeof text === "string" ? tokensOf(text.length) : 0;
   } catch {
     return 0;
   }
 }
+
+const DELTA_HEAD = '{"type":"content_block_delta","index":';
+const DELTA_TYPE = ',"delta":{"type":"';
+/** The delta kinds with one text field, and that field as it follows the type in the template. */
+const DELTA_FIELDS: Record<string, string> = {
+  text_delta: '","text":"',
+  thinking_delta: '","thinking":"',
+  input_json_delta: '","partial_json":"',
+  signature_delta: '","signature":"',
+};
+
+/**
+ * The length of a delta's text when the frame is exactly the Anthropic API's own layout,
+ * `{"type":"content_block_delta","index":N,"delta":{"type":K,"<field>":"…"}}`, read without
+ * parsing the frame (as the SSE writer writes such frames from a template); -1 for a signature,
+ * which is no output. Undefined for anything else, which the caller parses whole. A relayed
+ * reply is mostly such frames, and JSON.parse of each only to measure its text was the one
+ * per-frame parse left on the relay path.
+ */
+export function templateDeltaLength(data: string): number | undefined {
+  if (data.slice(0, DELTA_HEAD.length) !== DELTA_HEAD) return undefined;
+  let i = DELTA_HEAD.length;
+  const digits = i;
+  while (isDigit(data.charCodeAt(i))) i++;
+  if (i === digits || data.slice(i, i + DELTA_TYPE.length) !== DELTA_TYPE) return undefined;
+  i += DELTA_TYPE.length;
+  const typeEnd = data.indexOf('"', i);
+  if (typeEnd < 0) return undefined;
+  const kind = data.slice(i, typeEnd);
+  const field = Object.hasOwn(DELTA_FIELDS, kind) ? DELTA_FIELDS[kind] : undefined;
+  if (field === undefined || data.slice(typeEnd, typeEnd + field.length) !== field) return undefined;
+  const start = typeEnd + field.length - 1;
+  let escaped = false;
+  let end = start + 1;
+  for (; end < data.length; end++) {
+    const c = data.charCodeAt(end);
+    if (c === 0x22) break;
+    if (c < 0x20) return undefined;
+    if (c === 0x5c) {
+      escaped = true;
+      end++;
+    }
+  }
+  // The string must close the delta and the frame: `"}}` and nothing after.
+  if (end !== data.length - 3 || data.charCodeAt(end + 1) !== 0x7d || data.charCodeAt(end + 2) !== 0x7d)
+    return undefined;
+  if (kind === "signature_delta") return -1;
+  if (!escaped) return end - start - 1;
+  try {
+    return (JSON.parse(data.slice(start, end + 1)) as string).length;
+  } catch {
+    return undefined;
+  }
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
