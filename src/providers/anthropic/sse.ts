@@ -1,4 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { readJsonString } from "../../protocol/index.ts";
 
 export interface RelayUsage {
   input_tokens: number;
@@ -126,28 +127,11 @@ export function templateDeltaLength(data: string): number | undefined {
   const kind = data.slice(i, typeEnd);
   const field = Object.hasOwn(DELTA_FIELDS, kind) ? DELTA_FIELDS[kind] : undefined;
   if (field === undefined || data.slice(typeEnd, typeEnd + field.length) !== field) return undefined;
-  const start = typeEnd + field.length - 1;
-  let escaped = false;
-  let end = start + 1;
-  for (; end < data.length; end++) {
-    const c = data.charCodeAt(end);
-    if (c === 0x22) break;
-    if (c < 0x20) return undefined;
-    if (c === 0x5c) {
-      escaped = true;
-      end++;
-    }
-  }
+  const literal = readJsonString(data, typeEnd + field.length - 1);
   // The string must close the delta and the frame: `"}}` and nothing after.
-  if (end !== data.length - 3 || data.charCodeAt(end + 1) !== 0x7d || data.charCodeAt(end + 2) !== 0x7d)
+  if (literal === undefined || literal.end !== data.length - 2 || data.slice(literal.end) !== "}}")
     return undefined;
-  if (kind === "signature_delta") return -1;
-  if (!escaped) return end - start - 1;
-  try {
-    return (JSON.parse(data.slice(start, end + 1)) as string).length;
-  } catch {
-    return undefined;
-  }
+  return kind === "signature_delta" ? -1 : literal.value.length;
 }
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;

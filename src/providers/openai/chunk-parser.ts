@@ -1,3 +1,4 @@
+import { readJsonString } from "../../protocol/index.ts";
 import type { OpenAIChoiceChunk, OpenAIChunk } from "./types.ts";
 
 const KEY = '"content":';
@@ -44,31 +45,11 @@ export class ChunkParser {
   }
 }
 
-/**
- * The string whose opening quote is at `start`, when it is followed by exactly `suffix` and the
- * text ends there; undefined otherwise (and for a raw control character, which JSON.parse refuses).
- */
+/** The string at `start` when the text ends with exactly `suffix` after it; undefined otherwise. */
 function contentAt(text: string, start: number, suffix: string): string | undefined {
-  if (text.charCodeAt(start) !== 0x22) return undefined;
-  let escaped = false;
-  let i = start + 1;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) break;
-    if (c < 0x20) return undefined;
-    if (c === 0x5c) {
-      escaped = true;
-      i++;
-    }
-  }
-  const end = i + 1;
-  if (i >= text.length || text.length - end !== suffix.length || text.slice(end) !== suffix) return undefined;
-  if (!escaped) return text.slice(start + 1, i);
-  try {
-    return JSON.parse(text.slice(start, end)) as string;
-  } catch {
-    return undefined;
-  }
+  const literal = readJsonString(text, start);
+  if (literal === undefined || text.length - literal.end !== suffix.length) return undefined;
+  return text.slice(literal.end) === suffix ? literal.value : undefined;
 }
 
 /** The template a parsed chunk makes: one choice with a string delta.content, the only `"content":` in the text. */
@@ -81,24 +62,11 @@ function templateOf(text: string, chunk: OpenAIChunk): Template | undefined {
   if (at === -1 || text.indexOf(KEY, at + 1) !== -1) return undefined;
   let start = at + KEY.length;
   while (isJsonSpace(text.charCodeAt(start))) start++;
+  const literal = readJsonString(text, start);
+  if (literal === undefined || literal.value !== delta.content) return undefined;
   const prefix = text.slice(0, start);
-  // The suffix is unknown until the string's end is found: any suffix is accepted here, then checked.
-  const end = stringEnd(text, start);
-  if (end === undefined) return undefined;
-  const suffix = text.slice(end);
-  if (contentAt(text, start, suffix) !== delta.content) return undefined;
+  const suffix = text.slice(literal.end);
   return { chunk: chunk as Template["chunk"], prefix, suffix };
-}
-
-/** The index after the closing quote of the string opening at `start`. */
-function stringEnd(text: string, start: number): number | undefined {
-  if (text.charCodeAt(start) !== 0x22) return undefined;
-  for (let i = start + 1; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) return i + 1;
-    if (c === 0x5c) i++;
-  }
-  return undefined;
 }
 
 const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;

@@ -1,0 +1,37 @@
+/** A JSON string literal read out of a larger text. */
+export interface JsonString {
+  /** Its value, unescaped. */
+  value: string;
+  /** The index just past its closing quote. */
+  end: number;
+}
+
+/**
+ * The JSON string literal whose opening quote is at `start`, read without parsing what is around
+ * it: what the upstream readers use to take the one varying string out of a frame whose layout
+ * they know. A literal without escapes is sliced; one with escapes goes to JSON.parse. Undefined
+ * where JSON.parse would refuse the literal: no quote at `start`, no closing quote, a raw control
+ * character or a bad escape.
+ */
+export function readJsonString(text: string, start: number): JsonString | undefined {
+  if (text.charCodeAt(start) !== 0x22) return undefined;
+  let escaped = false;
+  let i = start + 1;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) break;
+    if (c < 0x20) return undefined;
+    if (c === 0x5c) {
+      escaped = true;
+      i++;
+    }
+  }
+  if (i >= text.length) return undefined;
+  const end = i + 1;
+  if (!escaped) return { value: text.slice(start + 1, i), end };
+  try {
+    return { value: JSON.parse(text.slice(start, end)) as string, end };
+  } catch {
+    return undefined;
+  }
+}
