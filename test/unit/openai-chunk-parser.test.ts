@@ -71,6 +71,33 @@ describe("ChunkParser", () => {
       ],
     },
     {
+      name: "vLLM reasoning (reasoning_content, content null), then the answer",
+      texts: [
+        ...WORDS.map(
+          (w) =>
+            `{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":${JSON.stringify(w)},"content":null},"finish_reason":null}]}`,
+        ),
+        ...WORDS.map(
+          (w) =>
+            `{"id":"c","choices":[{"index":0,"delta":{"content":${JSON.stringify(w)}},"finish_reason":null}]}`,
+        ),
+      ],
+    },
+    {
+      name: "Ollama reasoning (reasoning, content empty)",
+      texts: WORDS.map(
+        (w) =>
+          `{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning":${JSON.stringify(w)}}}]}`,
+      ),
+    },
+    {
+      name: "both text fields varying",
+      texts: WORDS.map(
+        (w, i) =>
+          `{"choices":[{"index":0,"delta":{"content":${JSON.stringify(w)},"reasoning_content":${JSON.stringify(WORDS[(i + 3) % WORDS.length])}}}]}`,
+      ),
+    },
+    {
       name: "a second content key (a logprobs entry) is never a template",
       texts: WORDS.map(
         (w) =>
@@ -112,6 +139,19 @@ describe("ChunkParser", () => {
     ]) {
       expect(() => JSON.parse(bad), bad).toThrow();
       expect(() => parser.parse(bad), bad).toThrow();
+    }
+  });
+
+  it("reads a reasoning chunk like the template's as its string alone", () => {
+    const parser = new ChunkParser();
+    const reasoning = (w: string) =>
+      `{"id":"c","choices":[{"index":0,"delta":{"reasoning_content":${JSON.stringify(w)},"content":null}}]}`;
+    const parse = vi.spyOn(JSON, "parse");
+    try {
+      for (const w of ["a", "b", "c"]) parser.parse(reasoning(w));
+      expect(parse.mock.calls.map(([text]) => text)).toEqual([reasoning("a")]);
+    } finally {
+      parse.mockRestore();
     }
   });
 

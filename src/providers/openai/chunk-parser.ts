@@ -1,29 +1,33 @@
 import { readJsonString } from "../../protocol/index.ts";
 import type { OpenAIChoiceChunk, OpenAIChunk } from "./types.ts";
 
-const KEY = '"content":';
+/** The delta's text fields, one of which varies from chunk to chunk: the answer, or the reasoning before it. */
+const FIELDS = ["content", "reasoning_content", "reasoning"] as const;
+type Field = (typeof FIELDS)[number];
 
-/** One chunk seen whole, whose text differs from the next ones only in its content string. */
+/** One chunk seen whole, whose text differs from the next ones only in one string of its delta. */
 interface Template {
   chunk: OpenAIChunk & { choices: [OpenAIChoiceChunk & { delta: object }] };
-  /** The text up to the content string's opening quote, and after its closing quote. */
+  field: Field;
+  /** The text up to that string's opening quote, and after its closing quote. */
   prefix: string;
   suffix: string;
 }
 
 /**
  * Parses the chunks of one streamed Chat Completions reply. A text reply's chunks differ only in
- * `choices[0].delta.content`: the rest (id, created, model, index, finish_reason: null, …) is
- * byte for byte the same. So once a chunk has been parsed whole, a chunk whose text is the same
- * before and after its content string is that chunk with a new content, and only the string is
- * read (JSON.parse of the whole chunk was 8% of relaying a stream, bench:gateway's profile).
+ * `choices[0].delta.content` (or, while the model reasons, `reasoning_content` or `reasoning`):
+ * the rest (id, created, model, index, finish_reason: null, …) is byte for byte the same. So once
+ * a chunk has been parsed whole, a chunk whose text is the same before and after that string is
+ * that chunk with a new string, and only the string is read (JSON.parse of the whole chunk was
+ * 8% of relaying a stream, bench:gateway's profile).
  * Any other chunk (the first, a role or finish or usage chunk, tool calls, a different layout)
  * is parsed whole and becomes the template when it has the shape. Each chunk is a new object
  * (the nested objects that do not change are shared), equal to what JSON.parse gives.
  *
  * Why the match is exact: `"content":` can only be a key (the quote after `content` is not
  * escaped, so it is a string's delimiter, and valid JSON puts a key's colon after it); a template
- * needs exactly one such key and it must be the delta's. A chunk with the same prefix has it at
+ * needs exactly one such key and it must be the delta's (the same for the reasoning fields). A chunk with the same prefix has it at
  * the same place, and the same suffix then means every other byte is the template's.
  */
 export class ChunkParser {
@@ -36,7 +40,7 @@ export class ChunkParser {
       const content = contentAt(text, t.prefix.length, t.suffix);
       if (content !== undefined) {
         const choice = t.chunk.choices[0];
-        return { ...t.chunk, choices: [{ ...choice, delta: { ...choice.delta, content } }] };
+        return { ...t.chunk, choices: [{ ...choice, delta: { ...choice.delta, [t.field]: content } }] };
       }
     }
     const chunk = JSON.parse(text) as OpenAIChunk;
@@ -52,21 +56,27 @@ function contentAt(text: string, start: number, suffix: string): string | undefi
   return text.slice(literal.end) === suffix ? literal.value : undefined;
 }
 
-/** The template a parsed chunk makes: one choice with a string delta.content, the only `"content":` in the text. */
+/** The template a parsed chunk makes: one choice whose delta has a string in one of FIELDS, that key's only occurrence in the text. */
 function templateOf(text: string, chunk: OpenAIChunk): Template | undefined {
   const choices = chunk.choices;
   if (!Array.isArray(choices) || choices.length !== 1) return undefined;
   const delta = (choices[0] as { delta?: unknown }).delta as Record<string, unknown> | null | undefined;
-  if (typeof delta !== "object" || delta === null || typeof delta.content !== "string") return undefined;
-  const at = text.indexOf(KEY);
-  if (at === -1 || text.indexOf(KEY, at + 1) !== -1) return undefined;
-  let start = at + KEY.length;
+  if (typeof delta !== "object" || delta === null) return undefined;
+  // The field that carries this chunk's text; an empty one beside it (`content: ""`) is fixed.
+  const field =
+    FIELDS.find((f) => typeof delta[f] === "string" && delta[f] !== "") ??
+    FIELDS.find((f) => typeof delta[f] === "string");
+  if (field === undefined) return undefined;
+  const key = `"${field}":`;
+  const at = text.indexOf(key);
+  if (at === -1 || text.indexOf(key, at + 1) !== -1) return undefined;
+  let start = at + key.length;
   while (isJsonSpace(text.charCodeAt(start))) start++;
   const literal = readJsonString(text, start);
-  if (literal === undefined || literal.value !== delta.content) return undefined;
+  if (literal === undefined || literal.value !== delta[field]) return undefined;
   const prefix = text.slice(0, start);
   const suffix = text.slice(literal.end);
-  return { chunk: chunk as Template["chunk"], prefix, suffix };
+  return { chunk: chunk as Template["chunk"], field, prefix, suffix };
 }
 
 const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
