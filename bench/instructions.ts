@@ -16,6 +16,10 @@
  * kernel's loopback work is not in the figures; valgrind runs Node about 50 times slower, so
  * the figures say nothing about latency.
  *
+ * Each count is printed twice: all instructions, and those outside V8's garbage collections. A
+ * scavenge comes every few thousand requests, so one may or may not fall inside the counted
+ * window; the count without collections is the one to compare a change by (see stopCounted).
+ *
  * Options: --requests N (counted, default 2000), --warmup N (default 8000), --concurrency N
  * (default 16), --run TEXT (json or sse), --only NAMES (comma-separated: ceiling, fastify,
  * parley), --compare DIR (adds "base": Parley from another checkout, its src/ with node_modules
@@ -32,6 +36,7 @@ import { startLoadProcess } from "./load.ts";
 import { HEADERS, REQUEST, sampleReply, startCeiling, startFastify, startParley } from "./servers.ts";
 
 const run = promisify(execFile);
+const kilo = (n: number) => (n / 1000).toFixed(1).padStart(8);
 const SERVE_FLAG = "--serve";
 const RUNS = [
   { name: "json", stream: false },
@@ -95,18 +100,38 @@ async function startCounted(kind: Kind, replyFile: string, root: string): Promis
   return { child, url, outDir };
 }
 
-/** Stops a counted server and reads callgrind's total of instructions. */
-async function stopCounted(server: Counted): Promise<number> {
+/**
+ * Stops a counted server and reads callgrind's totals: all instructions, and those inside V8's
+ * garbage collections (`Heap::CollectGarbage`, inclusive). A scavenge of a young generation tens of
+ * MB large comes every few thousand requests, so whether one falls inside the counted window is
+ * luck: on one machine the same code counted 583k or 703k a request (SSE) by that alone, with the
+ * collection 90k of the difference. The count without it is the stable figure for a change.
+ */
+async function stopCounted(server: Counted): Promise<{ total: number; gc: number }> {
   const exited = new Promise((r) => server.child.once("exit", r));
   server.child.kill("SIGTERM");
   await exited;
   let total = 0;
+  let gc = 0;
   for (const file of await readdir(server.outDir)) {
-    const text = await readFile(join(server.outDir, file), "utf8");
+    const path = join(server.outDir, file);
+    const text = await readFile(path, "utf8");
     total += Number(/^totals: (\d+)/m.exec(text)?.[1] ?? 0);
+    gc += await collectionInstructions(path);
   }
   await rm(server.outDir, { recursive: true, force: true });
-  return total;
+  return { total, gc };
+}
+
+/** Instructions inside `v8::internal::Heap::CollectGarbage` (inclusive) in one callgrind output. */
+async function collectionInstructions(file: string): Promise<number> {
+  const { stdout } = await run("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  const line = /^\s*([\d,]+) .*\bv8::internal::Heap::CollectGarbage\(v8::internal::AllocationSpace/m.exec(
+    stdout,
+  );
+  return line ? Number((line[1] as string).replaceAll(",", "")) : 0;
 }
 
 async function hasValgrind(): Promise<boolean> {
@@ -179,12 +204,15 @@ async function main(): Promise<void> {
       await run("callgrind_control", ["-i", "on", String(server.child.pid)]);
       const counted = await load.run({ ...spec, url, requests });
       await run("callgrind_control", ["-i", "off", String(server.child.pid)]);
-      const total = await stopCounted(server);
+      const { total, gc } = await stopCounted(server);
       if (warm.failures || counted.failures)
         throw new Error(`${s.name}: ${warm.failures + counted.failures} requests did not get a 200`);
-      perRequest.set(`${r.name}|${s.name}`, total / counted.requests);
+      const all = total / counted.requests;
+      const mutator = (total - gc) / counted.requests;
+      perRequest.set(`${r.name}|${s.name}`, all);
+      perRequest.set(`${r.name}|${s.name}|no-gc`, mutator);
       console.log(
-        `${r.name.padEnd(5)} ${s.name.padEnd(8)} ${(total / counted.requests / 1000).toFixed(1).padStart(8)} k instructions per request`,
+        `${r.name.padEnd(5)} ${s.name.padEnd(8)} ${kilo(all)} k instructions per request, ${kilo(mutator)} k without garbage collection`,
       );
     }
   }
@@ -193,7 +221,10 @@ async function main(): Promise<void> {
   const ratio = (run: string, a: string, b: string) => {
     const x = perRequest.get(`${run}|${a}`);
     const y = perRequest.get(`${run}|${b}`);
-    return x !== undefined && y !== undefined ? `${(x / y).toFixed(2)}×` : undefined;
+    const xm = perRequest.get(`${run}|${a}|no-gc`);
+    const ym = perRequest.get(`${run}|${b}|no-gc`);
+    if (x === undefined || y === undefined || xm === undefined || ym === undefined) return undefined;
+    return `${(x / y).toFixed(2)}× (${(xm / ym).toFixed(2)}× without garbage collection)`;
   };
   for (const [a, b] of [
     ["fastify", "ceiling"],
