@@ -2,8 +2,8 @@
  * Instruction-count benchmark (`npm run bench:instructions`): what a request costs Parley in CPU
  * instructions, against bare node:http and bare Fastify answering with the same bytes, counted by
  * valgrind's callgrind. Unlike time, the count hardly moves with other work on the machine
- * (the same code repeats within about 2% once V8 has finished compiling), so a change of a few
- * per cent can be read in one run.
+ * (once V8 has finished compiling, the same code repeats within a few per cent counted without
+ * garbage collections; see stopCounted), so a change of a few per cent can be read in one run.
  *
  * Each server runs alone in a child process under `valgrind --tool=callgrind`, with Node's
  * `--single-threaded` (V8 then compiles and collects garbage on the measured thread, not on
