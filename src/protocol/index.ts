@@ -8,7 +8,7 @@ export { composeMcpToolName } from "./mcp-names.ts";
 export { emptyMessage, emptyUsage, MessageStream, type PromptUsage } from "./message-stream.ts";
 export * from "./request.ts";
 export * from "./schema/index.ts";
-export { encodeEvent, SSE_HEADERS } from "./sse.ts";
+export { encodeEvent, SSE_HEADERS, templateDeltaLength } from "./sse.ts";
 export { type StopResult, StopSequenceMatcher } from "./stop-sequences.ts";
 export { ThinkingSigner } from "./thinking-signature.ts";
 export { assertValid, compileValidator, describeErrors, type Validator } from "./validate.ts";

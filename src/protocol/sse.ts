@@ -1,3 +1,4 @@
+import { readJsonString } from "./json-string.ts";
 import type { StreamEvent } from "./schema/index.ts";
 
 /** One SSE frame: the `event:` line names the event, as every Anthropic client requires. */
@@ -17,6 +18,10 @@ const DELTA_FIELDS = new Map<unknown, string>([
   ["signature_delta", "signature"],
 ]);
 
+/** The data of a template delta frame, up to its index. */
+const DELTA_HEAD = '{"type":"content_block_delta","index":';
+const DELTA_TYPE = ',"delta":{"type":"';
+
 type DeltaEvent = Extract<StreamEvent, { type: "content_block_delta" }>;
 
 /**
@@ -33,7 +38,7 @@ function encodeDelta(event: DeltaEvent): string | undefined {
   const text = delta[field];
   if (typeof text !== "string") return undefined;
   if (!keysAre(event, "type", "index", "delta") || !keysAre(delta, "type", field)) return undefined;
-  return `event: content_block_delta\ndata: {"type":"content_block_delta","index":${event.index},"delta":{"type":"${delta.type}","${field}":${JSON.stringify(text)}}}\n\n`;
+  return `event: content_block_delta\ndata: ${DELTA_HEAD}${event.index}${DELTA_TYPE}${delta.type}","${field}":${JSON.stringify(text)}}}\n\n`;
 }
 
 /**
@@ -55,3 +60,34 @@ export const SSE_HEADERS = {
   connection: "keep-alive",
   "x-accel-buffering": "no",
 } as const;
+
+/**
+ * The length of a delta's text when a frame's data is exactly the template above,
+ * `{"type":"content_block_delta","index":N,"delta":{"type":K,"<field>":"…"}}` (the API's own
+ * layout), read without parsing the frame; -1 for a signature, which is no output. Undefined for
+ * anything else, which the caller parses whole. The Anthropic relay measures relayed deltas with
+ * it: JSON.parse of each only to estimate the tokens of a reply cut short was the one per-frame
+ * parse left on the relay path.
+ */
+export function templateDeltaLength(data: string): number | undefined {
+  if (data.slice(0, DELTA_HEAD.length) !== DELTA_HEAD) return undefined;
+  let i = DELTA_HEAD.length;
+  const digits = i;
+  while (isDigit(data.charCodeAt(i))) i++;
+  if (i === digits || data.slice(i, i + DELTA_TYPE.length) !== DELTA_TYPE) return undefined;
+  i += DELTA_TYPE.length;
+  const typeEnd = data.indexOf('"', i);
+  if (typeEnd < 0) return undefined;
+  const kind = data.slice(i, typeEnd);
+  const field = DELTA_FIELDS.get(kind);
+  if (field === undefined) return undefined;
+  const key = `","${field}":`;
+  if (data.slice(typeEnd, typeEnd + key.length) !== key) return undefined;
+  const literal = readJsonString(data, typeEnd + key.length);
+  // The string must close the delta and the frame: `"}}` and nothing after.
+  if (literal === undefined || literal.end !== data.length - 2 || data.slice(literal.end) !== "}}")
+    return undefined;
+  return kind === "signature_delta" ? -1 : literal.value.length;
+}
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { templateDeltaLength } from "../../src/providers/anthropic/sse.ts";
+import { encodeEvent, templateDeltaLength } from "../../src/protocol/index.ts";
 
 /** What the relay counted before: the delta's text, thinking or partial_json, parsed whole. */
 function parsedLength(data: string): number | undefined {
@@ -30,6 +30,24 @@ describe("templateDeltaLength", () => {
     ...TEXTS.map((t) => ({ data: frame(3, "input_json_delta", "partial_json", t) })),
   ])("reads $data as JSON.parse does", ({ data }) => {
     expect(templateDeltaLength(data)).toBe(parsedLength(data));
+  });
+
+  it("reads every delta frame the SSE writer writes from its template", () => {
+    for (const [type, field] of [
+      ["text_delta", "text"],
+      ["thinking_delta", "thinking"],
+      ["input_json_delta", "partial_json"],
+    ] as const) {
+      for (const t of TEXTS) {
+        const frame = encodeEvent({
+          type: "content_block_delta",
+          index: 7,
+          delta: { type, [field]: t } as never,
+        });
+        const data = frame.split("\ndata: ")[1]?.replace(/\n\n$/, "") as string;
+        expect(templateDeltaLength(data)).toBe(t.length);
+      }
+    }
   });
 
   it("counts a signature as no output", () => {

@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { readJsonString } from "../../protocol/index.ts";
+import { templateDeltaLength } from "../../protocol/index.ts";
 
 export interface RelayUsage {
   input_tokens: number;
@@ -96,42 +96,3 @@ function deltaTokens(data: string): number {
     return 0;
   }
 }
-
-const DELTA_HEAD = '{"type":"content_block_delta","index":';
-const DELTA_TYPE = ',"delta":{"type":"';
-/** The delta kinds with one text field, and that field as it follows the type in the template. */
-const DELTA_FIELDS: Record<string, string> = {
-  text_delta: '","text":"',
-  thinking_delta: '","thinking":"',
-  input_json_delta: '","partial_json":"',
-  signature_delta: '","signature":"',
-};
-
-/**
- * The length of a delta's text when the frame is exactly the Anthropic API's own layout,
- * `{"type":"content_block_delta","index":N,"delta":{"type":K,"<field>":"…"}}`, read without
- * parsing the frame (as the SSE writer writes such frames from a template); -1 for a signature,
- * which is no output. Undefined for anything else, which the caller parses whole. A relayed
- * reply is mostly such frames, and JSON.parse of each only to measure its text was the one
- * per-frame parse left on the relay path.
- */
-export function templateDeltaLength(data: string): number | undefined {
-  if (data.slice(0, DELTA_HEAD.length) !== DELTA_HEAD) return undefined;
-  let i = DELTA_HEAD.length;
-  const digits = i;
-  while (isDigit(data.charCodeAt(i))) i++;
-  if (i === digits || data.slice(i, i + DELTA_TYPE.length) !== DELTA_TYPE) return undefined;
-  i += DELTA_TYPE.length;
-  const typeEnd = data.indexOf('"', i);
-  if (typeEnd < 0) return undefined;
-  const kind = data.slice(i, typeEnd);
-  const field = Object.hasOwn(DELTA_FIELDS, kind) ? DELTA_FIELDS[kind] : undefined;
-  if (field === undefined || data.slice(typeEnd, typeEnd + field.length) !== field) return undefined;
-  const literal = readJsonString(data, typeEnd + field.length - 1);
-  // The string must close the delta and the frame: `"}}` and nothing after.
-  if (literal === undefined || literal.end !== data.length - 2 || data.slice(literal.end) !== "}}")
-    return undefined;
-  return kind === "signature_delta" ? -1 : literal.value.length;
-}
-
-const isDigit = (c: number) => c >= 0x30 && c <= 0x39;

@@ -90,6 +90,7 @@ export class OpenAIProvider implements Provider {
         const parser = createParser({ onEvent: (e) => data.push(e.data) });
         const decoder = new TextDecoder();
         const chunks = new ChunkParser();
+        const parseChunk = (text: string): OpenAIChunk => chunks.parse(text);
         let sawDone = false;
         let tail: StreamEvent[];
         try {
@@ -100,7 +101,7 @@ export class OpenAIProvider implements Provider {
               if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
               else if (!sawDone && !t.done) {
                 // for-of, not `yield*` of the array: that wraps it in an async iterator, costing awaits per event.
-                for (const event of t.push(parseChunk(chunks, d))) yield event;
+                for (const event of t.push(parseJson(d, parseChunk))) yield event;
               }
             }
             data.length = 0;
@@ -213,17 +214,10 @@ export class OpenAIProvider implements Provider {
   }
 }
 
-function parseChunk(chunks: ChunkParser, text: string): OpenAIChunk {
+/** `text` parsed (by JSON.parse unless told otherwise); malformed text is the upstream's error. */
+function parseJson<T>(text: string, parse: (text: string) => T = JSON.parse): T {
   try {
-    return chunks.parse(text);
-  } catch {
-    throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
-  }
-}
-
-function parseJson<T>(text: string): T {
-  try {
-    return JSON.parse(text) as T;
+    return parse(text);
   } catch {
     throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
   }
