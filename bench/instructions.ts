@@ -2,8 +2,8 @@
  * Instruction-count benchmark (`npm run bench:instructions`): what a request costs Parley in CPU
  * instructions, against bare node:http and bare Fastify answering with the same bytes, counted by
  * valgrind's callgrind. Unlike time, the count hardly moves with other work on the machine
- * (once V8 has finished compiling, the same code repeats within a few per cent counted without
- * garbage collections; see stopCounted), so a change of a few per cent can be read in one run.
+ * (the steady count below repeats within a few per cent; see stopCounted), so a change of a few
+ * per cent can be read in one run.
  *
  * Each server runs alone in a child process under `valgrind --tool=callgrind`, with Node's
  * `--single-threaded` (V8 then compiles and collects garbage on the measured thread, not on
@@ -16,9 +16,10 @@
  * kernel's loopback work is not in the figures; valgrind runs Node about 50 times slower, so
  * the figures say nothing about latency.
  *
- * Each count is printed twice: all instructions, and those outside V8's garbage collections. A
- * scavenge comes every few thousand requests, so one may or may not fall inside the counted
- * window; the count without collections is the one to compare a change by (see stopCounted).
+ * Each count is printed twice: all instructions, and the steady count, without V8's garbage
+ * collections and optimising compilations. A scavenge comes every few thousand requests, so one
+ * may or may not fall inside the counted window; and V8 is still optimising functions long after
+ * the warm-up (see stopCounted). The steady count is the one to compare a change by.
  *
  * Options: --requests N (counted, default 2000), --warmup N (default 8000), --concurrency N
  * (default 16), --run TEXT (json or sse), --only NAMES (comma-separated: ceiling, fastify,
@@ -101,37 +102,47 @@ async function startCounted(kind: Kind, replyFile: string, root: string): Promis
 }
 
 /**
- * Stops a counted server and reads callgrind's totals: all instructions, and those inside V8's
- * garbage collections (`Heap::CollectGarbage`, inclusive). A scavenge of a young generation tens of
- * MB large comes every few thousand requests, so whether one falls inside the counted window is
- * luck: on one machine the same code counted 583k or 703k a request (SSE) by that alone, with the
- * collection 90k of the difference. The count without it is the stable figure for a change.
+ * Stops a counted server and reads callgrind's totals: all instructions, and those spent by V8
+ * collecting garbage and compiling optimised code, both of which fall into a window by luck.
+ *
+ * - Collections (`Heap::CollectGarbage`, inclusive): a scavenge of a young generation tens of MB
+ *   large comes every few thousand requests. On one machine the same code counted 583k or 703k a
+ *   request (SSE) by that alone, with the collection 90k of the difference.
+ * - Optimising compilations (`Compiler::CompileOptimized`, inclusive: Maglev and TurboFan): after
+ *   8000 requests of warm-up they were still 87k of Parley's 475k instructions a request (JSON),
+ *   and 49k after 40000. Under valgrind a timer fires about fifty times as often per request
+ *   (the key cache's expiry, the usage writer's flush), so code that is cold at full speed keeps
+ *   being optimised, and a deoptimised function may be recompiled in one window or the next.
  */
-async function stopCounted(server: Counted): Promise<{ total: number; gc: number }> {
+async function stopCounted(server: Counted): Promise<{ total: number; unsteady: number }> {
   const exited = new Promise((r) => server.child.once("exit", r));
   server.child.kill("SIGTERM");
   await exited;
   let total = 0;
-  let gc = 0;
+  let unsteady = 0;
   for (const file of await readdir(server.outDir)) {
     const path = join(server.outDir, file);
     const text = await readFile(path, "utf8");
     total += Number(/^totals: (\d+)/m.exec(text)?.[1] ?? 0);
-    gc += await collectionInstructions(path);
+    unsteady += await unsteadyInstructions(path);
   }
   await rm(server.outDir, { recursive: true, force: true });
-  return { total, gc };
+  return { total, unsteady };
 }
 
-/** Instructions inside `v8::internal::Heap::CollectGarbage` (inclusive) in one callgrind output. */
-async function collectionInstructions(file: string): Promise<number> {
+/** What one callgrind output spent collecting garbage and compiling optimised code (inclusive). */
+async function unsteadyInstructions(file: string): Promise<number> {
   const { stdout } = await run("callgrind_annotate", ["--inclusive=yes", "--threshold=100", file], {
     maxBuffer: 256 * 1024 * 1024,
   });
-  const line = /^\s*([\d,]+) .*\bv8::internal::Heap::CollectGarbage\(v8::internal::AllocationSpace/m.exec(
-    stdout,
+  const inclusive = (pattern: RegExp) => {
+    const line = pattern.exec(stdout);
+    return line ? Number((line[1] as string).replaceAll(",", "")) : 0;
+  };
+  return (
+    inclusive(/^\s*([\d,]+) .*\bv8::internal::Heap::CollectGarbage\(v8::internal::AllocationSpace/m) +
+    inclusive(/^\s*([\d,]+) .*\bv8::internal::Compiler::CompileOptimized\(v8::internal::Isolate/m)
   );
-  return line ? Number((line[1] as string).replaceAll(",", "")) : 0;
 }
 
 async function hasValgrind(): Promise<boolean> {
@@ -204,15 +215,15 @@ async function main(): Promise<void> {
       await run("callgrind_control", ["-i", "on", String(server.child.pid)]);
       const counted = await load.run({ ...spec, url, requests });
       await run("callgrind_control", ["-i", "off", String(server.child.pid)]);
-      const { total, gc } = await stopCounted(server);
+      const { total, unsteady } = await stopCounted(server);
       if (warm.failures || counted.failures)
         throw new Error(`${s.name}: ${warm.failures + counted.failures} requests did not get a 200`);
       const all = total / counted.requests;
-      const mutator = (total - gc) / counted.requests;
+      const steady = (total - unsteady) / counted.requests;
       perRequest.set(`${r.name}|${s.name}`, all);
-      perRequest.set(`${r.name}|${s.name}|no-gc`, mutator);
+      perRequest.set(`${r.name}|${s.name}|steady`, steady);
       console.log(
-        `${r.name.padEnd(5)} ${s.name.padEnd(8)} ${kilo(all)} k instructions per request, ${kilo(mutator)} k without garbage collection`,
+        `${r.name.padEnd(5)} ${s.name.padEnd(8)} ${kilo(all)} k instructions per request, ${kilo(steady)} k steady (without garbage collection or optimising compilation)`,
       );
     }
   }
@@ -221,10 +232,10 @@ async function main(): Promise<void> {
   const ratio = (run: string, a: string, b: string) => {
     const x = perRequest.get(`${run}|${a}`);
     const y = perRequest.get(`${run}|${b}`);
-    const xm = perRequest.get(`${run}|${a}|no-gc`);
-    const ym = perRequest.get(`${run}|${b}|no-gc`);
+    const xm = perRequest.get(`${run}|${a}|steady`);
+    const ym = perRequest.get(`${run}|${b}|steady`);
     if (x === undefined || y === undefined || xm === undefined || ym === undefined) return undefined;
-    return `${(x / y).toFixed(2)}× (${(xm / ym).toFixed(2)}× without garbage collection)`;
+    return `${(x / y).toFixed(2)}× (${(xm / ym).toFixed(2)}× steady)`;
   };
   for (const [a, b] of [
     ["fastify", "ceiling"],
