@@ -3,7 +3,7 @@ export * from "./errors.ts";
 export { foldStream, StreamFolder, statusForErrorType } from "./fold.ts";
 export { newMcpToolUseId, newMessageId, newRequestId, newToolUseId } from "./ids.ts";
 export { assertJsonDepth, MAX_JSON_DEPTH } from "./json-depth.ts";
-export { type JsonString, readJsonString } from "./json-string.ts";
+export { type JsonString, quoteJsonString, readJsonString } from "./json-string.ts";
 export { composeMcpToolName } from "./mcp-names.ts";
 export { emptyMessage, emptyUsage, MessageStream, type PromptUsage } from "./message-stream.ts";
 export * from "./request.ts";

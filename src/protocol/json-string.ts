@@ -35,3 +35,21 @@ export function readJsonString(text: string, start: number): JsonString | undefi
     return undefined;
   }
 }
+
+/** Above this length JSON.stringify's own scan beats a loop over char codes. */
+const SHORT_STRING = 64;
+
+/**
+ * `JSON.stringify(text)`, the same bytes. A short string that needs no escape (no quote,
+ * backslash, control character or surrogate) is quoted as it is: a streamed token is a few
+ * characters, and a call of JSON.stringify costs several times the scan (about 55 against 20 ns
+ * for a token). Anything else is left to JSON.stringify.
+ */
+export function quoteJsonString(text: string): string {
+  if (text.length > SHORT_STRING) return JSON.stringify(text);
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}

@@ -1,13 +1,25 @@
-import { readJsonString } from "./json-string.ts";
+import { quoteJsonString, readJsonString } from "./json-string.ts";
 import type { StreamEvent } from "./schema/index.ts";
 
 /** One SSE frame: the `event:` line names the event, as every Anthropic client requires. */
 export function encodeEvent(event: StreamEvent): string {
-  if (event.type === "content_block_delta") {
-    const frame = encodeDelta(event);
-    if (frame !== undefined) return frame;
-  }
-  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  const frame =
+    event.type === "content_block_delta"
+      ? encodeDelta(event)
+      : event.type === "content_block_stop"
+        ? encodeBlockStop(event)
+        : event.type === "message_stop" && keysAre(event, "type")
+          ? MESSAGE_STOP
+          : undefined;
+  return frame ?? `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+const MESSAGE_STOP = 'event: message_stop\ndata: {"type":"message_stop"}\n\n';
+
+/** `{type, index}` exactly, as every block of a reply ends: from a template, like the deltas. */
+function encodeBlockStop(event: Extract<StreamEvent, { type: "content_block_stop" }>): string | undefined {
+  if (!Number.isInteger(event.index) || !keysAre(event, "type", "index")) return undefined;
+  return `event: content_block_stop\ndata: {"type":"content_block_stop","index":${event.index}}\n\n`;
 }
 
 /** The one text field of each delta kind that has a single one. */
@@ -38,20 +50,20 @@ function encodeDelta(event: DeltaEvent): string | undefined {
   const text = delta[field];
   if (typeof text !== "string") return undefined;
   if (!keysAre(event, "type", "index", "delta") || !keysAre(delta, "type", field)) return undefined;
-  return `event: content_block_delta\ndata: ${DELTA_HEAD}${event.index}${DELTA_TYPE}${delta.type}","${field}":${JSON.stringify(text)}}}\n\n`;
+  return `event: content_block_delta\ndata: ${DELTA_HEAD}${event.index}${DELTA_TYPE}${delta.type}","${field}":${quoteJsonString(text)}}}\n\n`;
 }
 
 /**
  * True when the object's enumerable keys are exactly these, in this order (the order JSON
- * writes them in). Two or three fixed names, not an array: this runs for every delta.
+ * writes them in). One to three fixed names, not an array: this runs for every delta.
  */
-function keysAre(o: object, a: string, b: string, c?: string): boolean {
+function keysAre(o: object, a: string, b?: string, c?: string): boolean {
   let i = 0;
   for (const k in o) {
     if (k !== (i === 0 ? a : i === 1 ? b : c)) return false;
     i++;
   }
-  return i === (c === undefined ? 2 : 3);
+  return i === (b === undefined ? 1 : c === undefined ? 2 : 3);
 }
 
 export const SSE_HEADERS = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readJsonString } from "../../src/protocol/index.ts";
+import { quoteJsonString, readJsonString } from "../../src/protocol/index.ts";
 
 describe("readJsonString", () => {
   it.each([
@@ -36,5 +36,51 @@ describe("readJsonString", () => {
   ])("refuses $name, as JSON.parse does", ({ text, start }) => {
     expect(readJsonString(text, start)).toBeUndefined();
     expect(() => JSON.parse(text.slice(start))).toThrow();
+  });
+});
+
+describe("quoteJsonString", () => {
+  it.each([
+    "",
+    "plain",
+    " word",
+    'a "quote"',
+    "back\\slash",
+    "line\nbreak\ttab\r\b\f",
+    "\u0000\u001f\u007f\u0080",
+    "été 世界 😀",
+    "\u2028\u2029",
+    "\ud800",
+    "x\udfff",
+    "\udbff\udfff",
+    "</script>",
+    "z".repeat(64),
+    `${"z".repeat(64)}\n`,
+    `${"z".repeat(200)}`,
+  ])("writes %j as JSON.stringify does", (value) => {
+    expect(quoteJsonString(value)).toBe(JSON.stringify(value));
+  });
+
+  it("writes random short strings as JSON.stringify does", () => {
+    // Char codes drawn mostly from the edges the fast path decides on.
+    const edges = [
+      0, 0x1f, 0x20, 0x21, 0x22, 0x5b, 0x5c, 0x5d, 0x7e, 0x7f, 0xff, 0xd7ff, 0xd800, 0xdbff, 0xdc00, 0xdfff,
+      0xe000, 0xfffd,
+    ];
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 5000; i++) {
+      const length = random(70);
+      let text = "";
+      for (let j = 0; j < length; j++) {
+        text += String.fromCharCode(
+          random(4) === 0 ? (edges[random(edges.length)] as number) : 0x20 + random(95),
+        );
+      }
+      expect(quoteJsonString(text)).toBe(JSON.stringify(text));
+    }
   });
 });

@@ -44,6 +44,20 @@ describe("encodeEvent", () => {
     ["message_start", { type: "message_start", message: { id: "msg_1", content: [] } }],
     ["ping", { type: "ping" }],
     ["message_stop", { type: "message_stop" }],
+    ["message_stop with an extra key", { type: "message_stop", amazon_bedrock_invocation_metrics: {} }],
+    ["content_block_stop", { type: "content_block_stop", index: 0 }],
+    ["content_block_stop, a large index", { type: "content_block_stop", index: 40 }],
+    ["content_block_stop, negative zero", { type: "content_block_stop", index: -0 }],
+    ["content_block_stop, a string index", { type: "content_block_stop", index: "2" }],
+    ["content_block_stop, a fractional index", { type: "content_block_stop", index: 0.5 }],
+    ["content_block_stop, reordered keys", { index: 1, type: "content_block_stop" }],
+    ["content_block_stop, an extra key", { type: "content_block_stop", index: 1, extra: 1 }],
+    ["content_block_stop, no index", { type: "content_block_stop" }],
+    ["a 64-character text", delta(0, { type: "text_delta", text: "y".repeat(64) })],
+    ["a 65-character text with a quote", delta(0, { type: "text_delta", text: `${"y".repeat(64)}"` })],
+    ["DEL and U+2029", delta(0, { type: "text_delta", text: "\u007f\u2029" })],
+    ["a surrogate pair", delta(0, { type: "text_delta", text: "\ud83c\udf89" })],
+    ["a lone low surrogate", delta(0, { type: "text_delta", text: "a\udc00" })],
   ])("%s: the same bytes as JSON.stringify", (_name, event) => {
     expect(encodeEvent(event as StreamEvent)).toBe(plain(event));
   });
