@@ -57,8 +57,18 @@ export class FrameWriter {
 
   /** Writes what is queued and ends the response, in one write when the socket is free. */
   end(): void {
-    this.flush();
-    this.res.end();
+    // One frame left (a whole reply queued in one turn): it goes with the end. node:http corks a
+    // separate write and schedules a tick to uncork it, which its end() then does at once.
+    const last = this.pending.length === 1 ? this.pending[0] : undefined;
+    if (last === undefined || this.res.destroyed || this.res.writableEnded) {
+      this.flush();
+      this.res.end();
+      return;
+    }
+    this.pending = [];
+    this.queued = 0;
+    this.lastWrite = performance.now();
+    this.res.end(last);
   }
 
   private flush(): void {
