@@ -7,7 +7,11 @@ const start = (usage: Record<string, unknown>) =>
 const delta = (text: string) =>
   ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } }) as StreamEvent;
 const end = (usage: Record<string, unknown>) =>
-  ({ type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage }) as StreamEvent;
+  ({
+    type: "message_delta",
+    delta: { stop_reason: "end_turn", stop_sequence: null },
+    usage,
+  }) as unknown as StreamEvent;
 
 describe("UsageTally", () => {
   it.each([
