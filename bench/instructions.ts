@@ -24,7 +24,9 @@
  * Options: --requests N (counted, default 2000), --warmup N (default 8000), --concurrency N
  * (default 16), --run TEXT (json or sse), --only NAMES (comma-separated: ceiling, fastify,
  * parley), --compare DIR (adds "base": Parley from another checkout, its src/ with node_modules
- * linked). Needs valgrind (`apt-get install valgrind`); without it the bench says so and exits.
+ * linked), --main-thread (count the main thread alone, leaving out Parley's usage writer thread,
+ * whose SQLite batches fall into a window by luck, and which the request path does not wait
+ * for). Needs valgrind (`apt-get install valgrind`); without it the bench says so and exits.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -66,16 +68,24 @@ interface Counted {
   child: ChildProcess;
   url: string;
   outDir: string;
+  /** Count the main thread alone (callgrind's `--separate-threads`, which writes a file per thread). */
+  mainThread: boolean;
 }
 
 /** Starts one server under callgrind with instrumentation off, and waits for its URL. */
-async function startCounted(kind: Kind, replyFile: string, root: string): Promise<Counted> {
+async function startCounted(
+  kind: Kind,
+  replyFile: string,
+  root: string,
+  mainThread: boolean,
+): Promise<Counted> {
   const outDir = await mkdtemp(join(tmpdir(), "parley-callgrind-"));
   const child = spawn(
     "valgrind",
     [
       "--tool=callgrind",
       "--instr-atstart=no",
+      ...(mainThread ? ["--separate-threads=yes"] : []),
       `--callgrind-out-file=${join(outDir, "callgrind.%p")}`,
       process.execPath,
       "--single-threaded",
@@ -98,7 +108,7 @@ async function startCounted(kind: Kind, replyFile: string, root: string): Promis
       if (line.startsWith("{")) resolveUrl((JSON.parse(line) as { url: string }).url);
     });
   });
-  return { child, url, outDir };
+  return { child, url, outDir, mainThread };
 }
 
 /**
@@ -121,6 +131,8 @@ async function stopCounted(server: Counted): Promise<{ total: number; unsteady: 
   let total = 0;
   let unsteady = 0;
   for (const file of await readdir(server.outDir)) {
+    // With --separate-threads, callgrind.<pid>-01 is the main thread's file.
+    if (server.mainThread && !file.endsWith("-01")) continue;
     const path = join(server.outDir, file);
     const text = await readFile(path, "utf8");
     total += Number(/^totals: (\d+)/m.exec(text)?.[1] ?? 0);
@@ -164,6 +176,7 @@ async function main(): Promise<void> {
       run: { type: "string", default: "" },
       only: { type: "string" },
       compare: { type: "string" },
+      "main-thread": { type: "boolean", default: false },
     },
   });
   if (!(await hasValgrind())) {
@@ -195,7 +208,7 @@ async function main(): Promise<void> {
   console.log(
     `Parley instruction-count benchmark: Node ${process.version}, ${availableParallelism()} CPUs, valgrind callgrind, ` +
       `node --single-threaded; per server and run: ${warmup} requests of warm-up, then ${requests} counted, ` +
-      `${concurrency} keep-alive connections; user-space instructions of the whole server process (kernel work not counted)\n`,
+      `${concurrency} keep-alive connections; user-space instructions of ${values["main-thread"] ? "the main thread alone" : "the whole server process"} (kernel work not counted)\n`,
   );
   const load = startLoadProcess();
   const perRequest = new Map<string, number>();
@@ -209,7 +222,7 @@ async function main(): Promise<void> {
       stream: r.stream,
     };
     for (const s of servers) {
-      const server = await startCounted(s.kind, replyFile, s.root);
+      const server = await startCounted(s.kind, replyFile, s.root, values["main-thread"]);
       const url = new URL("/v1/messages", server.url).href;
       const warm = await load.run({ ...spec, url, requests: warmup });
       await run("callgrind_control", ["-i", "on", String(server.child.pid)]);
