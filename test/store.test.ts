@@ -196,6 +196,45 @@ describe.each(databaseKinds)("store on %s", (kind) => {
     store = other;
   });
 
+  it("writes every field of a usage row as recorded, quotes, escapes and non-ASCII included", async () => {
+    const odd = usageRecord({
+      key_id: 'apikey_"quoted"\\back',
+      workspace_id: "wrkspc_é世界🎉",
+      model: "model\nwith\ttabs </script>",
+      input_tokens: 2 ** 40,
+      output_tokens: 0,
+      cache_creation_input_tokens: 7,
+      cache_read_input_tokens: 8,
+      status: 529,
+      error_type: "overloaded_error",
+      streamed: true,
+      latency_ms: 0,
+      ttft_ms: null,
+      started_at: new Date(Date.UTC(2099, 11, 31, 23, 59, 59, 999)),
+      batch_id: "msgbatch_\u2028x",
+      service_tier: "batch",
+    });
+    store.recorder.record(odd);
+    store.recorder.record(usageRecord({ model: "plain" }));
+    await store.recorder.flush();
+    const row = await store.db
+      .selectFrom("usage")
+      .selectAll()
+      .where("request_id", "=", odd.request_id)
+      .executeTakeFirstOrThrow();
+    expect({
+      ...row,
+      input_tokens: Number(row.input_tokens),
+      output_tokens: Number(row.output_tokens),
+      cache_creation_input_tokens: Number(row.cache_creation_input_tokens),
+      cache_read_input_tokens: Number(row.cache_read_input_tokens),
+      status: Number(row.status),
+      streamed: Boolean(row.streamed),
+      latency_ms: Number(row.latency_ms),
+      started_at: Number(row.started_at),
+    }).toMatchObject({ ...odd, started_at: odd.started_at.getTime() });
+  });
+
   it("writes a large batch in multi-row chunks, skipping request ids already written or repeated in it", async () => {
     const written = usageRecord();
     store.recorder.record(written);
