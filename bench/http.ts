@@ -99,16 +99,20 @@ async function main(): Promise<void> {
     values.compare === undefined || baseDir === undefined
       ? undefined
       : await startParley(baseDir, pathToFileURL(resolve(values.compare)).href);
+  const measured = (name: string) => !values.only || values.only.split(",").includes(name);
   // The same Parley with `metrics.enabled: false`, measured in the same rounds: what metrics cost.
+  // Started only when measured (`--only` may leave it out).
   const noMetricsDir = await mkdtemp(join(tmpdir(), "parley-bench-nometrics-"));
-  const noMetrics = await startParley(noMetricsDir, "..", { enabled: false });
+  const noMetrics = measured("no-metr")
+    ? await startParley(noMetricsDir, "..", { enabled: false })
+    : undefined;
   const servers = [
     { name: "ceiling", url: ceiling.url },
     { name: "fastify", url: fastify.url },
     { name: "parley", url: parley.url, settle: parley.settle },
-    { name: "no-metr", url: noMetrics.url, settle: noMetrics.settle },
+    ...(noMetrics ? [{ name: "no-metr", url: noMetrics.url, settle: noMetrics.settle }] : []),
     ...(base ? [{ name: "base", url: base.url, settle: base.settle }] : []),
-  ].filter((s) => !values.only || values.only.split(",").includes(s.name));
+  ].filter((s) => measured(s.name));
   const load = startLoadProcess();
 
   console.log(
@@ -178,7 +182,7 @@ async function main(): Promise<void> {
   if (failures) console.log(`\n${failures} requests did not get a 200: the figures above are not valid`);
 
   await load.terminate();
-  await Promise.all([ceiling.close(), fastify.close(), parley.close(), noMetrics.close(), base?.close()]);
+  await Promise.all([ceiling.close(), fastify.close(), parley.close(), noMetrics?.close(), base?.close()]);
   await rm(dataDir, { recursive: true, force: true });
   await rm(noMetricsDir, { recursive: true, force: true });
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
