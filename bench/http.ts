@@ -102,10 +102,10 @@ async function main(): Promise<void> {
   const measured = (name: string) => !values.only || values.only.split(",").includes(name);
   // The same Parley with `metrics.enabled: false`, measured in the same rounds: what metrics cost.
   // Started only when measured (`--only` may leave it out).
-  const noMetricsDir = await mkdtemp(join(tmpdir(), "parley-bench-nometrics-"));
-  const noMetrics = measured("no-metr")
-    ? await startParley(noMetricsDir, "..", { enabled: false })
+  const noMetricsDir = measured("no-metr")
+    ? await mkdtemp(join(tmpdir(), "parley-bench-nometrics-"))
     : undefined;
+  const noMetrics = noMetricsDir ? await startParley(noMetricsDir, "..", { enabled: false }) : undefined;
   const servers = [
     { name: "ceiling", url: ceiling.url },
     { name: "fastify", url: fastify.url },
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
   await load.terminate();
   await Promise.all([ceiling.close(), fastify.close(), parley.close(), noMetrics?.close(), base?.close()]);
   await rm(dataDir, { recursive: true, force: true });
-  await rm(noMetricsDir, { recursive: true, force: true });
+  if (noMetricsDir) await rm(noMetricsDir, { recursive: true, force: true });
   if (baseDir) await rm(baseDir, { recursive: true, force: true });
   process.exitCode = failures ? 1 : 0;
 }

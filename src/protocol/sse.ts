@@ -3,15 +3,21 @@ import type { StreamEvent } from "./schema/index.ts";
 
 /** One SSE frame: the `event:` line names the event, as every Anthropic client requires. */
 export function encodeEvent(event: StreamEvent): string {
-  const frame =
-    event.type === "content_block_delta"
-      ? encodeDelta(event)
-      : event.type === "content_block_stop"
-        ? encodeBlockStop(event)
-        : event.type === "message_stop" && keysAre(event, "type")
-          ? MESSAGE_STOP
-          : undefined;
-  return frame ?? `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  return templateFrame(event) ?? `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/** The frame from a template when the event has a template's exact shape; undefined otherwise. */
+function templateFrame(event: StreamEvent): string | undefined {
+  switch (event.type) {
+    case "content_block_delta":
+      return encodeDelta(event);
+    case "content_block_stop":
+      return encodeBlockStop(event);
+    case "message_stop":
+      return keysAre(event, "type") ? MESSAGE_STOP : undefined;
+    default:
+      return undefined;
+  }
 }
 
 const MESSAGE_STOP = 'event: message_stop\ndata: {"type":"message_stop"}\n\n';

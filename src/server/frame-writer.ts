@@ -57,28 +57,36 @@ export class FrameWriter {
 
   /** Writes what is queued and ends the response, in one write when the socket is free. */
   end(): void {
-    // One frame left (a whole reply queued in one turn): it goes with the end. node:http corks a
-    // separate write and schedules a tick to uncork it, which its end() then does at once.
-    const last = this.pending.length === 1 ? this.pending[0] : undefined;
-    if (last === undefined || this.res.destroyed || this.res.writableEnded) {
-      this.flush();
+    const frames = this.take();
+    if (this.res.destroyed || this.res.writableEnded) {
       this.res.end();
       return;
     }
-    this.pending = [];
-    this.queued = 0;
-    this.lastWrite = performance.now();
+    // The last frame goes with the end: node:http corks a separate write and schedules a tick to
+    // uncork it, which its end() then does at once.
+    const last = frames.pop();
+    this.write(frames);
     this.res.end(last);
   }
 
   private flush(): void {
     this.scheduled = false;
     if (!this.queued) return;
+    const frames = this.take();
+    if (this.res.destroyed || this.res.writableEnded) return;
+    this.write(frames);
+  }
+
+  /** The queued frames, now counted as sent. */
+  private take(): (string | Uint8Array)[] {
     const frames = this.pending;
     this.pending = [];
     this.queued = 0;
     this.lastWrite = performance.now();
-    if (this.res.destroyed || this.res.writableEnded) return;
+    return frames;
+  }
+
+  private write(frames: (string | Uint8Array)[]): void {
     // Writes in one tick are corked by node:http into one writev.
     let ok = true;
     for (const frame of frames) ok = this.res.write(frame);
