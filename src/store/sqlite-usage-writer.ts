@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import { USAGE_COLUMNS } from "./usage-columns.ts";
+import { usageValues } from "./usage-columns.ts";
 import type { UsageRow } from "./usage-recorder.ts";
 
 export interface SqliteUsageWriter {
@@ -46,7 +46,7 @@ export function sqliteUsageWriter(
       return new Promise((resolve, reject) => {
         waiting.set(id, { resolve, reject });
         worker.ref();
-        worker.postMessage({ id, rows: rows.map((r) => USAGE_COLUMNS.map((c) => r[c] ?? null)) });
+        worker.postMessage({ id, rows: rows.map(usageValues) });
       });
     },
     close() {
