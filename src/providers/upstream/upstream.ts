@@ -2,6 +2,7 @@ import { Agent } from "undici";
 import { ApiError } from "../../protocol/index.ts";
 import type { CircuitBreaker } from "./breaker.ts";
 import { type FailureKind, parseRetryAfter, UpstreamFailure, upstreamErrorText } from "./errors.ts";
+import { UpstreamReceiver } from "./receiver.ts";
 
 export interface Timeouts {
   /** TCP (and TLS) connect. */
@@ -98,24 +99,27 @@ export class Upstream {
       else this.breaker.onCancel();
     };
     try {
-      const res = await this.agent.request({
-        origin: this.origin,
-        path: this.pathFor(call),
-        method: call.method,
-        headers: call.headers,
-        body: call.body,
-        signal: attempt.signal,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
+      const it = attempt.receiver;
+      this.agent.dispatch(
+        {
+          origin: this.origin,
+          path: this.pathFor(call),
+          method: call.method,
+          headers: call.headers,
+          body: call.body,
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        },
+        it,
+      );
+      const res = await it.head;
       const headers = flatHeaders(res.headers);
-      const accepted = call.acceptStatus?.(res.statusCode) === true;
-      if (!accepted && (res.statusCode < 200 || res.statusCode >= 300)) {
+      const accepted = call.acceptStatus?.(res.status) === true;
+      if (!accepted && (res.status < 200 || res.status >= 300)) {
         body.complete = true;
-        const text = await readLimited(res.body, MAX_ERROR_BODY);
-        throw this.statusFailure(res.statusCode, headers, text, finish);
+        const text = await readLimited(it, MAX_ERROR_BODY);
+        throw this.statusFailure(res.status, headers, text, finish);
       }
-      const it = res.body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
       let first: IteratorResult<Uint8Array> | undefined;
       if (call.awaitFirstChunk) {
         first = await it.next();
@@ -124,7 +128,7 @@ export class Upstream {
       attempt.rearm("idle_timeout", this.timeouts.idleMs);
       return {
         upstream: this,
-        status: res.statusCode,
+        status: res.status,
         headers,
         body: timedBody(it, first, attempt, this.timeouts.idleMs, finish, body),
         finish,
@@ -180,9 +184,9 @@ export class Upstream {
   }
 }
 
-/** The timers and abort controller of one attempt; remembers why it aborted. */
+/** The timers of one attempt and what ends its exchange; remembers why it aborted. */
 class Attempt {
-  private readonly controller = new AbortController();
+  readonly receiver = new UpstreamReceiver();
   /** One timer for the whole attempt, refreshed per body chunk rather than cleared and made anew. */
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
@@ -190,10 +194,10 @@ class Attempt {
   private disposed = false;
   private timedOut: FailureKind | undefined;
   private readonly client: AbortSignal;
-  private readonly onClientAbort = () => this.controller.abort(clientClosed());
+  private readonly onClientAbort = () => this.receiver.abort(clientClosed());
   private readonly onTimeout = () => {
     this.timedOut = this.kind;
-    this.controller.abort(
+    this.receiver.abort(
       new UpstreamFailure(this.kind, `${this.kind.replace("_", " ")} after ${this.timerMs} ms`),
     );
   };
@@ -202,10 +206,6 @@ class Attempt {
     this.client = client;
     client.addEventListener("abort", this.onClientAbort, { once: true });
     this.rearm("first_byte_timeout", firstByteMs);
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   rearm(kind: FailureKind, ms: number): void {
@@ -222,7 +222,7 @@ class Attempt {
   }
 
   abort(): void {
-    this.controller.abort(clientClosed());
+    this.receiver.abort(clientClosed());
   }
 
   dispose(): void {
