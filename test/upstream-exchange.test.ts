@@ -58,6 +58,14 @@ const watch = (res: http.ServerResponse) =>
     closedHook = undefined;
   });
 
+/** An SSE reply that never ends: a frame every 10 ms until the connection closes. */
+function endlessStream(_req: unknown, res: http.ServerResponse): void {
+  watch(res);
+  res.writeHead(200, { "content-type": "text/event-stream" });
+  const tick = setInterval(() => res.write("data: more\n\n"), 10);
+  res.on("close", () => clearInterval(tick));
+}
+
 describe("Upstream.open", () => {
   it("a 4 MB body reaches a slow reader whole and in order", async () => {
     const piece = (i: number) => Buffer.alloc(64 * 1024, i % 251);
@@ -146,12 +154,7 @@ describe("Upstream.open", () => {
   });
 
   it("a client that leaves mid-body, or before the reply, cancels the exchange and closes the upstream's connection", async () => {
-    fake.handle((_req, res) => {
-      watch(res);
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const tick = setInterval(() => res.write("data: more\n\n"), 10);
-      res.on("close", () => clearInterval(tick));
-    });
+    fake.handle(endlessStream);
     const { upstream, outcomes } = upstreamAt(fake.origin);
     const client = new AbortController();
     const closed = nextResponseClosed();
@@ -178,12 +181,7 @@ describe("Upstream.open", () => {
   });
 
   it("a reader that stops early closes the upstream's connection", async () => {
-    fake.handle((_req, res) => {
-      watch(res);
-      res.writeHead(200, { "content-type": "text/event-stream" });
-      const tick = setInterval(() => res.write("data: more\n\n"), 10);
-      res.on("close", () => clearInterval(tick));
-    });
+    fake.handle(endlessStream);
     const { upstream, outcomes } = upstreamAt(fake.origin);
     const closed = nextResponseClosed();
     const reply = await upstream.open(call, new AbortController().signal);

@@ -33,7 +33,7 @@ export class UpstreamReceiver implements Dispatcher.DispatchHandler, AsyncIterat
     this.head = new Promise((resolve, reject) => {
       this.settleHead = { resolve, reject };
     });
-    // Nobody may await the head once an abort has been handled elsewhere; never unhandled.
+    // open() awaits it at once; this only keeps a failure nobody waits for from being unhandled.
     this.head.catch(() => {});
   }
 
