@@ -59,7 +59,14 @@ export function installConnectionGuard(
 ): void {
   // Callback hooks, not async ones: they run on every request and need no promise each.
   app.addHook("onRequest", (request, reply, done) => {
-    if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs, onAnswered);
+    // This hook runs inside the parser's headers callback, before it parses the body bytes of the
+    // same read (microtasks and ticks run then too), so `complete` is false for every request with
+    // a body. After the read, almost every body is complete and needs no watch: checked in the
+    // next turn, that is one immediate instead of a socket timer set and cleared and two listeners.
+    if (!request.raw.complete)
+      setImmediate(() => {
+        if (!request.raw.complete) watchIdleBody(request, reply, limits.idleTimeoutMs, onAnswered);
+      });
     if (!request.is404) return done();
     const err = notFound("Not Found");
     logErrorReply(request, err);
