@@ -1,5 +1,10 @@
 import swagger from "@fastify/swagger";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyBodyParser,
+  type FastifyInstance,
+  LogController,
+} from "fastify";
 import type { Principal } from "../auth/index.ts";
 import { assertJsonDepth, compileValidator, invalidRequest, newRequestId } from "../protocol/index.ts";
 import type { ModelCatalog } from "../router/index.ts";
@@ -100,9 +105,9 @@ export async function buildApp(deps: AppDeps, options: AppOptions): Promise<Fast
 function installBodyHandling(app: FastifyInstance): void {
   const json = app.getDefaultJsonParser("error", "ignore");
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser("*", { parseAs: "string" }, (request, body, done) => {
+  const parse: FastifyBodyParser<string> = (request, body, done) => {
     if (body === "") return done(null, undefined);
-    json(request, body as string, (err, value) => {
+    json(request, body, (err, value) => {
       if (err) return done(err);
       try {
         assertJsonDepth(value);
@@ -111,7 +116,12 @@ function installBodyHandling(app: FastifyInstance): void {
       }
       done(null, value);
     });
-  });
+  };
+  app.addContentTypeParser("*", { parseAs: "string" }, parse);
+  // The same parser under the type clients send: Fastify caches the parser it finds for a
+  // content-type, but not the catch-all, which it found again per request by parsing the header
+  // into a ContentType (about 1.5% of a request's CPU, perf).
+  app.addContentTypeParser("application/json", { parseAs: "string" }, parse);
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const check = compileValidator(schema, httpPart === "body" ? "body" : "query");
     return (data: unknown) => {
