@@ -92,11 +92,12 @@ export class WindowLimiter implements Limiter {
       tokens: tokens.input_tokens + tokens.output_tokens,
       monthly: tokens.input_tokens + tokens.output_tokens,
     };
-    const charges = scopesOf(principal).flatMap((scope) =>
-      TOKEN_DIMENSIONS.filter((dim) => limitOf(scope, dim) !== undefined && amounts[dim] > 0).map((dim) =>
-        this.counters[dim].penalty(counterKey(scope, dim, now), amounts[dim]),
-      ),
-    );
+    // Loops, not flatMap/filter/map: this runs after every request (V8's flatMap is a generic builtin).
+    const charges: Promise<unknown>[] = [];
+    for (const scope of scopesOf(principal))
+      for (const dim of TOKEN_DIMENSIONS)
+        if (limitOf(scope, dim) !== undefined && amounts[dim] > 0)
+          charges.push(this.counters[dim].penalty(counterKey(scope, dim, now), amounts[dim]));
     try {
       await Promise.all(charges);
     } catch (err) {
@@ -105,13 +106,11 @@ export class WindowLimiter implements Limiter {
   }
 
   private async check(scopes: Scope[], now: Date): Promise<Record<string, string>> {
-    const tokenStatuses = await Promise.all(
-      scopes.flatMap((scope) =>
-        TOKEN_DIMENSIONS.filter((dim) => limitOf(scope, dim) !== undefined).map((dim) =>
-          this.status(scope, dim, now),
-        ),
-      ),
-    );
+    const pending: Promise<LimitStatus>[] = [];
+    for (const scope of scopes)
+      for (const dim of TOKEN_DIMENSIONS)
+        if (limitOf(scope, dim) !== undefined) pending.push(this.status(scope, dim, now));
+    const tokenStatuses = await Promise.all(pending);
     const limitedScopes = scopes.filter((s) => limitOf(s, "requests") !== undefined);
     const exhausted = tokenStatuses.filter((s) => remaining(s) <= 0);
     if (exhausted.length > 0) {

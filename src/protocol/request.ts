@@ -150,8 +150,16 @@ function checkMessages(messages: MessageCreateParams["messages"]): void {
   checkToolPairs(messages);
 }
 
-const toolUseIds = (content: string | ContentBlockParam[]) =>
-  typeof content === "string" ? [] : content.flatMap((b) => (b.type === "tool_use" ? [b.id] : []));
+/** The ids of the blocks of one type, by a loop: this runs for every turn of every request. */
+function blockIds(content: string | ContentBlockParam[], type: "tool_use" | "tool_result"): string[] {
+  const ids: string[] = [];
+  if (typeof content === "string") return ids;
+  for (const b of content) {
+    if (b.type === "tool_use" && type === "tool_use") ids.push(b.id);
+    else if (b.type === "tool_result" && type === "tool_result") ids.push(b.tool_use_id);
+  }
+  return ids;
+}
 
 /** Every tool_use must be answered by a tool_result in the next non-system turn, and vice versa. */
 function checkToolPairs(messages: MessageCreateParams["messages"]): void {
@@ -159,7 +167,7 @@ function checkToolPairs(messages: MessageCreateParams["messages"]): void {
   messages.forEach((m, i) => {
     if (m.role === "system") return;
     const blocks = typeof m.content === "string" ? [] : m.content;
-    const resultIds = blocks.flatMap((b) => (b.type === "tool_result" ? [b.tool_use_id] : []));
+    const resultIds = blockIds(blocks, "tool_result");
     blocks.forEach((b, j) => {
       if (b.type === "tool_result" && !pending?.ids.has(b.tool_use_id)) {
         throw invalidRequest(
@@ -175,7 +183,7 @@ function checkToolPairs(messages: MessageCreateParams["messages"]): void {
         );
       }
     }
-    const ids = m.role === "assistant" ? toolUseIds(m.content) : [];
+    const ids = m.role === "assistant" ? blockIds(m.content, "tool_use") : [];
     pending = ids.length ? { ids: new Set(ids), index: i } : undefined;
   });
 }
