@@ -36,6 +36,9 @@ const DELTA_FIELDS = new Map<unknown, string>([
   ["signature_delta", "signature"],
 ]);
 
+/** Each kind's text field as the template writes it after the kind: built once, not per frame read. */
+const DELTA_KEYS = new Map([...DELTA_FIELDS].map(([kind, field]) => [kind, `","${field}":`]));
+
 /** The data of a template delta frame, up to its index. */
 const DELTA_HEAD = '{"type":"content_block_delta","index":';
 const DELTA_TYPE = ',"delta":{"type":"';
@@ -97,10 +100,8 @@ export function templateDeltaLength(data: string): number | undefined {
   const typeEnd = data.indexOf('"', i);
   if (typeEnd < 0) return undefined;
   const kind = data.slice(i, typeEnd);
-  const field = DELTA_FIELDS.get(kind);
-  if (field === undefined) return undefined;
-  const key = `","${field}":`;
-  if (data.slice(typeEnd, typeEnd + key.length) !== key) return undefined;
+  const key = DELTA_KEYS.get(kind);
+  if (key === undefined || data.slice(typeEnd, typeEnd + key.length) !== key) return undefined;
   const literal = readJsonString(data, typeEnd + key.length);
   // The string must close the delta and the frame: `"}}` and nothing after.
   if (literal === undefined || literal.end !== data.length - 2 || data.slice(literal.end) !== "}}")

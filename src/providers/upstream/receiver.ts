@@ -50,11 +50,10 @@ export class UpstreamReceiver implements Dispatcher.DispatchHandler, AsyncIterat
   }
 
   onResponseStart(
-    controller: Dispatcher.DispatchController,
+    _controller: Dispatcher.DispatchController,
     status: number,
     headers: IncomingHttpHeaders,
   ): void {
-    this.controller = controller;
     this.settleHead.resolve({ status, headers });
   }
 
