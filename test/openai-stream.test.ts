@@ -22,10 +22,27 @@ function run(chunks: unknown[], opts: Partial<ChunkTranslatorOptions> = {}, sawD
     if (t.done) break;
   }
   events.push(...t.end(sawDone));
+  // The provider's path, the chunks as the upstream's text: the same events, ids aside.
+  expect(withoutIds(fromText(chunks, opts, sawDone))).toEqual(withoutIds(events));
   const folder = new StreamFolder();
   for (const e of events) folder.add(e);
   return { events, message: folder.result(), translator: t };
 }
+
+/** The chunks through `pushData`, as JSON text (plain text chunks are then read as their delta alone). */
+function fromText(chunks: unknown[], opts: Partial<ChunkTranslatorOptions>, sawDone: boolean): StreamEvent[] {
+  const t = new OpenAIChunkTranslator({ ...options, ...opts });
+  const events: StreamEvent[] = [];
+  for (const c of chunks) {
+    events.push(...t.pushData(JSON.stringify(c)));
+    if (t.done) break;
+  }
+  events.push(...t.end(sawDone));
+  return events;
+}
+
+const withoutIds = (events: StreamEvent[]) =>
+  JSON.parse(JSON.stringify(events).replace(/"(msg|toolu)_[A-Za-z0-9]+"/g, '"$1_"'));
 
 /** Events without the message_start snapshot, as compact tuples. */
 const shape = (events: StreamEvent[]) =>

@@ -2,7 +2,7 @@ import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeEvent, type StreamEvent } from "../src/protocol/index.ts";
+import { type EventBatches, encodeEvent, type StreamEvent } from "../src/protocol/index.ts";
 import { FrameWriter } from "../src/server/frame-writer.ts";
 import { sendStream } from "../src/server/send-stream.ts";
 import { UsageTally } from "../src/service/index.ts";
@@ -48,9 +48,9 @@ afterEach(async () => {
 async function chunksOf(
   events: () => AsyncIterable<StreamEvent>,
   pingIntervalMs = 60_000,
+  tallies: UsageTally[] = [],
 ): Promise<string[]> {
   app = Fastify();
-  const tallies: UsageTally[] = [];
   app.get("/", async (_request, reply) => {
     const tally = new UsageTally();
     tallies.push(tally);
@@ -147,6 +147,65 @@ describe("sendStream batches the frames of one event-loop turn", () => {
     expect(body.startsWith(encodeEvent(start) + PING + encodeEvent(delta("x")))).toBe(true);
     expect(body.slice((encodeEvent(start) + PING + encodeEvent(delta("x"))).length)).toMatch(
       /^event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"[^"]+"\}\}\n\n$/,
+    );
+  });
+});
+
+/** Batches whose per-event view must not be read: sendStream takes the batches. */
+const batched = (batches: () => AsyncIterable<readonly StreamEvent[]>): EventBatches => ({
+  batches,
+  [Symbol.asyncIterator]: () => {
+    throw new Error("read event by event");
+  },
+});
+
+describe("sendStream reads a batched reply a batch at a time", () => {
+  it("writes each batch's events as a per-event reply would, a ping after message_start only", async () => {
+    const tallies: UsageTally[] = [];
+    const chunks = await chunksOf(
+      () =>
+        batched(async function* () {
+          yield [start, delta("a")];
+          await delivered(encodeEvent(delta("a")));
+          yield [delta("b"), delta("c")];
+          await delivered(encodeEvent(delta("c")));
+          yield [{ type: "content_block_stop", index: 0 }, { type: "message_stop" }];
+        }),
+      60_000,
+      tallies,
+    );
+    expect(chunks).toEqual([
+      encodeEvent(start) + PING + encodeEvent(delta("a")),
+      encodeEvent(delta("b")) + encodeEvent(delta("c")),
+      encodeEvent({ type: "content_block_stop", index: 0 }) + encodeEvent({ type: "message_stop" }),
+    ]);
+    expect(tallies[0]?.cutShort).toBe(false);
+    expect(tallies[0]?.firstDeltaAt).toBeTypeOf("number");
+  });
+
+  it("an error event ends the reply, the rest of its batch unsent", async () => {
+    const error: StreamEvent = { type: "error", error: { type: "overloaded_error", message: "busy" } };
+    const chunks = await chunksOf(() =>
+      batched(async function* () {
+        yield [start, delta("a"), error, delta("never")];
+        yield [delta("never either")];
+      }),
+    );
+    expect(chunks.join("")).toBe(encodeEvent(start) + PING + encodeEvent(delta("a")) + encodeEvent(error));
+  });
+
+  it("a batch source that throws after a batch ends with an error event after that batch", async () => {
+    const chunks = await chunksOf(() =>
+      batched(async function* () {
+        yield [start, delta("x")];
+        throw new Error("boom");
+      }),
+    );
+    const body = chunks.join("");
+    const head = encodeEvent(start) + PING + encodeEvent(delta("x"));
+    expect(body.startsWith(head)).toBe(true);
+    expect(body.slice(head.length)).toMatch(
+      /^event: error\ndata: \{"type":"error","error":\{"type":"api_error"/,
     );
   });
 });

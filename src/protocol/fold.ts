@@ -1,4 +1,5 @@
 import { ApiError } from "./errors.ts";
+import { eventsOrBatches, isBatch } from "./event-batches.ts";
 import type { ContentBlock, ErrorType, Message, StreamEvent } from "./schema/index.ts";
 
 const STATUS_BY_TYPE: Record<ErrorType, number> = {
@@ -26,9 +27,16 @@ export async function foldStream(
   observe?: (event: StreamEvent) => void,
 ): Promise<Message> {
   const folder = new StreamFolder();
-  for await (const event of events) {
-    observe?.(event);
-    folder.add(event);
+  for await (const item of eventsOrBatches(events)) {
+    if (!isBatch(item)) {
+      observe?.(item);
+      folder.add(item);
+      continue;
+    }
+    for (const event of item) {
+      observe?.(event);
+      folder.add(event);
+    }
   }
   return folder.result();
 }

@@ -1,5 +1,12 @@
 export { deltaTokens } from "./delta-tokens.ts";
 export * from "./errors.ts";
+export {
+  type EventBatches,
+  type EventOrBatch,
+  eventsOrBatches,
+  inBatches,
+  isBatch,
+} from "./event-batches.ts";
 export { foldStream, StreamFolder, statusForErrorType } from "./fold.ts";
 export { newMcpToolUseId, newMessageId, newRequestId, newToolUseId } from "./ids.ts";
 export { assertJsonDepth, MAX_JSON_DEPTH } from "./json-depth.ts";

@@ -48,7 +48,8 @@ export interface Provider {
   /**
    * The reply as Anthropic stream events. Errors before the first event are thrown as
    * `ApiError`s (they become HTTP errors); later ones are thrown too and become an SSE
-   * `error` event.
+   * `error` event. A provider whose events become ready in groups may return `EventBatches`
+   * (protocol/event-batches.ts), which the SSE writer and the fold read a group at a time.
    */
   stream(request: MessageRequest, options: StreamOptions): AsyncIterable<StreamEvent>;
   /** Input tokens of the rendered prompt, the same number `usage.input_tokens` reports. */

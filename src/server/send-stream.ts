@@ -1,5 +1,12 @@
 import type { FastifyReply } from "fastify";
-import { encodeEvent, SSE_HEADERS, type StreamEvent, toApiError } from "../protocol/index.ts";
+import {
+  encodeEvent,
+  eventsOrBatches,
+  isBatch,
+  SSE_HEADERS,
+  type StreamEvent,
+  toApiError,
+} from "../protocol/index.ts";
 import type { UsageTally } from "../service/index.ts";
 import { FrameWriter } from "./frame-writer.ts";
 
@@ -23,8 +30,9 @@ export async function sendStream(
   events: AsyncIterable<StreamEvent>,
   opts: StreamReplyOptions,
 ): Promise<void> {
-  const it = events[Symbol.asyncIterator]();
-  const first = await it.next();
+  // Batches where the reply comes in them (an upstream read's events): one await a batch.
+  const it = eventsOrBatches(events)[Symbol.asyncIterator]();
+  let next = await it.next();
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { ...SSE_HEADERS, ...opts.headers });
@@ -32,32 +40,30 @@ export async function sendStream(
   const pinger = setInterval(() => {
     if (out.idleFor() >= opts.pingIntervalMs) out.now(PING);
   }, opts.pingIntervalMs / 2);
-  let ended = first.done === true;
+  let started = false;
+  let ended = next.done === true;
+  /** Queues one event; true when it was an error, which ends the reply. */
+  const send = (event: StreamEvent): boolean => {
+    opts.tally.observe(event);
+    if (event.type === "message_stop") ended = true;
+    // A ping follows message_start, as the hosted API does. Queued like the rest, not written at
+    // once: when the upstream's whole reply is in one read, headers and all its events then
+    // leave in one write (a write on loopback costs about as much as the rest of the relay).
+    out.queue(event.type === "message_start" && !started ? encodeEvent(event) + PING : encodeEvent(event));
+    started = true;
+    if (event.type !== "error") return false;
+    ended = true;
+    return true;
+  };
   try {
-    if (!first.done) {
-      opts.tally.observe(first.value);
-      // A ping follows message_start, as the hosted API does. Queued like the rest, not written at
-      // once: when the upstream's whole reply is in one read, headers and all its events then
-      // leave in one write (a write on loopback costs about as much as the rest of the relay).
-      out.queue(
-        first.value.type === "message_start" ? encodeEvent(first.value) + PING : encodeEvent(first.value),
-      );
-    }
-    while (!first.done && !opts.signal.aborted) {
+    while (!next.done) {
+      const item = next.value;
+      if (isBatch(item) ? item.some(send) : send(item)) break;
+      if (opts.signal.aborted) break;
       const blocked = out.writable();
       if (blocked) await blocked;
-      const next = await it.next();
-      if (next.done) {
-        ended = true;
-        break;
-      }
-      opts.tally.observe(next.value);
-      if (next.value.type === "message_stop") ended = true;
-      out.queue(encodeEvent(next.value));
-      if (next.value.type === "error") {
-        ended = true;
-        break;
-      }
+      next = await it.next();
+      if (next.done) ended = true;
     }
   } catch (err) {
     if (!opts.signal.aborted) {

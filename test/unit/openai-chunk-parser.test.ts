@@ -27,15 +27,36 @@ const WORDS = [
   " </s>",
 ];
 
-/** Each text through one parser, against JSON.parse of the same text. */
+/** Each text through one parser, against JSON.parse of the same text; and its delta alone when plain. */
 function same(texts: string[]): void {
   const parser = new ChunkParser();
   for (const text of texts) {
+    const delta = parser.delta(text);
+    if (delta !== undefined) {
+      const whole = JSON.parse(text);
+      expect(delta).toEqual(whole.choices[0].delta);
+      expect(plain(whole), text).toBe(true);
+    }
     const parsed = parser.parse(text);
     expect(parsed).toEqual(JSON.parse(text));
     expect(JSON.stringify(parsed)).toBe(JSON.stringify(JSON.parse(text)));
   }
 }
+
+/** What the translator reads of a chunk is its choice 0's delta alone (ChunkParser.delta's promise). */
+const plain = (c: Record<string, unknown>): boolean => {
+  const choices = c.choices as Record<string, unknown>[];
+  const choice = choices[0] as Record<string, unknown>;
+  return (
+    choices.length === 1 &&
+    (choice.index ?? 0) === 0 &&
+    !choice.finish_reason &&
+    !("stop_reason" in choice) &&
+    c.usage == null &&
+    !("error" in c) &&
+    (choice.delta as Record<string, unknown>).tool_calls == null
+  );
+};
 
 describe("ChunkParser", () => {
   it.each([
@@ -153,6 +174,55 @@ describe("ChunkParser", () => {
     } finally {
       parse.mockRestore();
     }
+  });
+
+  it("reads a plain text chunk as its delta alone, and leaves every other chunk to parse", () => {
+    const parser = new ChunkParser();
+    const texts = [
+      vllm("a"),
+      vllm("b"),
+      vllm("c", "stop"),
+      vllm("d"),
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"e"},"finish_reason":null,"stop_reason":null}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"f"},"finish_reason":null,"stop_reason":null}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"g"},"finish_reason":null}],"usage":{"prompt_tokens":1}}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"h"},"finish_reason":null}],"usage":{"prompt_tokens":1}}',
+      '{"id":"c","choices":[{"index":1,"delta":{"content":"i"}}]}',
+      '{"id":"c","choices":[{"index":1,"delta":{"content":"j"}}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"k","tool_calls":[]}}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"l","tool_calls":[]}}]}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"m"}}],"usage":null}',
+      '{"id":"c","choices":[{"index":0,"delta":{"content":"n"}}],"usage":null}',
+      vllm("o"),
+      vllm("p").replace('"p"', '"p'),
+    ];
+    const read = texts.map((text) => {
+      const delta = parser.delta(text);
+      try {
+        parser.parse(text);
+      } catch {}
+      return delta?.content;
+    });
+    // Only a chunk after a plain one of the same layout: not the finish, stop_reason, usage, a
+    // second choice or tool-call chunks, nor a damaged one.
+    expect(read).toEqual([
+      undefined,
+      "b",
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      "n",
+      undefined,
+      undefined,
+    ]);
   });
 
   it("returns a new object per chunk, so a consumer that keeps one sees it unchanged", () => {

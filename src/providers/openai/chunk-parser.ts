@@ -1,5 +1,5 @@
 import { readJsonString } from "../../protocol/index.ts";
-import type { OpenAIChoiceChunk, OpenAIChunk } from "./types.ts";
+import type { OpenAIChoiceChunk, OpenAIChunk, OpenAIDelta } from "./types.ts";
 
 /** The delta's text fields, one of which varies from chunk to chunk: the answer, or the reasoning before it. */
 const FIELDS = ["content", "reasoning_content", "reasoning"] as const;
@@ -12,6 +12,11 @@ interface Template {
   /** The text up to that string's opening quote, and after its closing quote. */
   prefix: string;
   suffix: string;
+  /**
+   * The chunk carries nothing but its delta for choice 0: no usage, error, finish reason, stop
+   * reason or tool calls. A chunk made from it then needs only its delta read (`delta()`).
+   */
+  plain: boolean;
 }
 
 /**
@@ -48,6 +53,19 @@ export class ChunkParser {
     this.template = templateOf(text, chunk) ?? this.template;
     return chunk;
   }
+
+  /**
+   * The delta of a chunk that is a plain template's chunk with a new string (what `parse` would
+   * give as `choices[0].delta`); undefined for any other chunk, which then goes to `parse`. Most
+   * chunks of a text reply are such: the translator needs their delta alone, so the chunk and
+   * choice objects around it are not built (two object copies and a choice search a chunk).
+   */
+  delta(text: string): OpenAIDelta | undefined {
+    const t = this.template;
+    if (t === undefined || !t.plain || text.slice(0, t.prefix.length) !== t.prefix) return undefined;
+    const value = stringFollowedBy(text, t.prefix.length, t.suffix);
+    return value === undefined ? undefined : { ...t.chunk.choices[0].delta, [t.field]: value };
+  }
 }
 
 /** The string at `start` when exactly `suffix` follows it to the end of the text; undefined otherwise. */
@@ -80,7 +98,22 @@ function templateOf(text: string, chunk: OpenAIChunk): Template | undefined {
   if (literal === undefined || literal.value !== delta[field]) return undefined;
   const prefix = text.slice(0, start);
   const suffix = text.slice(literal.end);
-  return { chunk: chunk as Template["chunk"], field, prefix, suffix };
+  return { chunk: chunk as Template["chunk"], field, prefix, suffix, plain: isPlain(chunk, delta) };
+}
+
+/** Nothing in the chunk but choice 0's delta, and no tool calls in that: see `Template.plain`. */
+function isPlain(chunk: OpenAIChunk, delta: Record<string, unknown>): boolean {
+  const choice = chunk.choices?.[0] as Record<string, unknown> | undefined;
+  return (
+    choice !== undefined &&
+    (choice.index ?? 0) === 0 &&
+    !choice.finish_reason &&
+    !("stop_reason" in choice) &&
+    chunk.usage == null &&
+    chunk.error === undefined &&
+    chunk.object !== "error" &&
+    delta.tool_calls == null
+  );
 }
 
 const isJsonSpace = (c: number) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;

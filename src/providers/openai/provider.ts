@@ -1,6 +1,12 @@
 import { createParser } from "eventsource-parser";
 import type { OpenAIModelConfig } from "../../config/index.ts";
-import { ApiError, type MessageRequest, type StreamEvent } from "../../protocol/index.ts";
+import {
+  ApiError,
+  type EventBatches,
+  inBatches,
+  type MessageRequest,
+  type StreamEvent,
+} from "../../protocol/index.ts";
 import type { Provider, ProviderDeps, ProviderLogger, ProviderStatus, StreamOptions } from "../provider.ts";
 import {
   DEFAULT_HEALTH_CHECK_MS,
@@ -12,12 +18,11 @@ import {
   type UpstreamPool,
   type UpstreamReply,
 } from "../upstream/index.ts";
-import { ChunkParser } from "./chunk-parser.ts";
 import { toOpenAIRequest } from "./request.ts";
 import { fromOpenAIResponse } from "./response.ts";
 import { type ChunkTranslatorOptions, OpenAIChunkTranslator, UpstreamStreamError } from "./stream.ts";
 import { estimateTokens, UpstreamTokenizer } from "./tokens.ts";
-import type { OpenAIChunk, OpenAIResponse } from "./types.ts";
+import type { OpenAIResponse } from "./types.ts";
 
 /** OpenAI's own limit; servers such as vLLM take more, configurable per model. */
 const DEFAULT_MAX_STOP_SEQUENCES = 4;
@@ -63,7 +68,15 @@ export class OpenAIProvider implements Provider {
     return this.pool.close();
   }
 
-  async *stream(req: MessageRequest, { signal, requestId }: StreamOptions): AsyncGenerator<StreamEvent> {
+  stream(req: MessageRequest, options: StreamOptions): EventBatches {
+    return inBatches(this.batches(req, options));
+  }
+
+  /** The reply's events, a batch per read of the upstream's reply (one for a reply not streamed). */
+  private async *batches(
+    req: MessageRequest,
+    { signal, requestId }: StreamOptions,
+  ): AsyncGenerator<readonly StreamEvent[]> {
     const body = toOpenAIRequest(req, this.translateOptions());
     const options: ChunkTranslatorOptions = {
       model: req.model,
@@ -89,22 +102,23 @@ export class OpenAIProvider implements Provider {
         const data: string[] = [];
         const parser = createParser({ onEvent: (e) => data.push(e.data) });
         const decoder = new TextDecoder();
-        const chunks = new ChunkParser();
-        const parseChunk = (text: string): OpenAIChunk => chunks.parse(text);
         let sawDone = false;
         let tail: StreamEvent[];
         try {
           for await (const bytes of reply.body) {
             parser.feed(decoder.decode(bytes, { stream: true }));
+            let batch: StreamEvent[] | undefined;
             for (let i = 0; i < data.length; i++) {
               const d = data[i] as string;
               if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
               else if (!sawDone && !t.done) {
-                // for-of, not `yield*` of the array: that wraps it in an async iterator, costing awaits per event.
-                for (const event of t.push(parseJson(d, parseChunk))) yield event;
+                const events = t.pushData(d);
+                if (batch === undefined) batch = events;
+                else for (const event of events) batch.push(event);
               }
             }
             data.length = 0;
+            if (batch !== undefined && batch.length > 0) yield batch;
             if (t.done) break;
           }
           tail = t.end(sawDone);
@@ -114,7 +128,7 @@ export class OpenAIProvider implements Provider {
         }
         reply.finish("ok");
         this.learn(t);
-        for (const event of tail) yield event;
+        if (tail.length > 0) yield tail;
       } else {
         const res = await this.readJson<OpenAIResponse>(reply, requestId);
         let events: StreamEvent[];
@@ -124,7 +138,7 @@ export class OpenAIProvider implements Provider {
           throw this.midStream(err, reply, requestId);
         }
         this.learn(t);
-        for (const event of events) yield event;
+        if (events.length > 0) yield events;
       }
     } finally {
       this.noteToolCalls(t, requestId);
@@ -214,10 +228,10 @@ export class OpenAIProvider implements Provider {
   }
 }
 
-/** `text` parsed (by JSON.parse unless told otherwise); malformed text is the upstream's error. */
-function parseJson<T>(text: string, parse: (text: string) => T = JSON.parse): T {
+/** `text` parsed; malformed text is the upstream's error. */
+function parseJson<T>(text: string): T {
   try {
-    return parse(text);
+    return JSON.parse(text);
   } catch {
     throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
   }

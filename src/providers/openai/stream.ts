@@ -8,6 +8,7 @@ import {
   type StreamEvent,
   type ToolParam,
 } from "../../protocol/index.ts";
+import { ChunkParser } from "./chunk-parser.ts";
 import { matchedStopSequence, promptUsageFrom, stopReasonFor } from "./finish.ts";
 import { toAnthropicToolId } from "./tool-ids.ts";
 import { checkToolInput } from "./tool-input.ts";
@@ -64,6 +65,7 @@ export class OpenAIChunkTranslator {
   private readonly matcher: StopSequenceMatcher;
   private readonly options: ChunkTranslatorOptions;
   private readonly calls = new Map<number, ToolCallState>();
+  private readonly chunks = new ChunkParser();
   private started = false;
   private sawChoice = false;
   private finishReason: string | null | undefined;
@@ -86,6 +88,27 @@ export class OpenAIChunkTranslator {
 
   get done(): boolean {
     return this.stoppedBy !== undefined;
+  }
+
+  /**
+   * One `data:` payload of the stream (not `[DONE]`). A plain text chunk like the one before it
+   * is read as its delta alone (see ChunkParser); anything else is parsed whole and pushed.
+   */
+  pushData(data: string): StreamEvent[] {
+    const delta = this.chunks.delta(data);
+    if (delta === undefined) return this.push(this.parse(data));
+    // What push() does with a chunk that holds only this delta for choice 0. Its template came
+    // from a chunk pushed before, so the message has started.
+    this.sawChoice = true;
+    return this.done ? [] : this.delta(delta);
+  }
+
+  private parse(data: string): OpenAIChunk {
+    try {
+      return this.chunks.parse(data);
+    } catch {
+      throw new UpstreamStreamError("The upstream sent a malformed reply", data.slice(0, 200));
+    }
   }
 
   push(chunk: OpenAIChunk): StreamEvent[] {
