@@ -121,4 +121,90 @@ describe("MockReplyIterator", () => {
     release();
     expect(await pending).toEqual({ done: true, value: undefined });
   });
+
+  describe("batches()", () => {
+    const numbers = (batch: readonly StreamEvent[]) => batch.map((e) => (e as unknown as { n: number }).n);
+
+    it("groups the events up to each wait, in order, and waits the waits out between groups", async () => {
+      const log: string[] = [];
+      function* steps(): Generator<Step, void> {
+        yield ping(1);
+        yield ping(2);
+        yield waitOf(log, "wait 1");
+        log.push("after wait 1");
+        yield ping(3);
+        yield waitOf(log, "wait 2");
+        yield waitOf(log, "wait 3");
+        yield ping(4);
+        yield ping(5);
+      }
+      const it = new MockReplyIterator(async () => steps());
+      const seen: number[][] = [];
+      for await (const batch of it.batches()) {
+        seen.push(numbers(batch));
+        log.push(`batch ${seen.length}`);
+      }
+      expect(seen).toEqual([[1, 2], [3], [4, 5]]);
+      expect(log).toEqual(["batch 1", "wait 1", "after wait 1", "batch 2", "wait 2", "wait 3", "batch 3"]);
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+    });
+
+    it.each([
+      [
+        "an error the steps throw",
+        function* (): Generator<Step, void> {
+          yield ping(1);
+          throw new Error("boom");
+        },
+      ],
+      [
+        "a wait that rejects (an abort during a delay)",
+        function* (): Generator<Step, void> {
+          yield ping(1);
+          yield Promise.reject(new Error("boom"));
+          yield ping(2);
+        },
+      ],
+    ])(
+      "%s: the events before it first, then the next call rejects and the iteration ends",
+      async (_n, steps) => {
+        const batches = new MockReplyIterator(async () => steps()).batches()[Symbol.asyncIterator]();
+        expect(
+          numbers(((await batches.next()) as IteratorYieldResult<readonly StreamEvent[]>).value),
+        ).toEqual([1]);
+        await expect(batches.next()).rejects.toThrow("boom");
+        expect(await batches.next()).toEqual({ done: true, value: undefined });
+      },
+    );
+
+    it("rejects the first call when begin fails", async () => {
+      const it = new MockReplyIterator(() => Promise.reject(new Error("no reply")));
+      const batches = it.batches()[Symbol.asyncIterator]();
+      await expect(batches.next()).rejects.toThrow("no reply");
+      expect(await batches.next()).toEqual({ done: true, value: undefined });
+    });
+
+    it("return() while a wait is pending closes the steps and ends the iteration when the wait is over", async () => {
+      let release = () => {};
+      const log: string[] = [];
+      function* steps(): Generator<Step, void> {
+        try {
+          yield ping(1);
+          yield new Promise<void>((r) => {
+            release = r;
+          });
+          yield ping(2);
+        } finally {
+          log.push("closed");
+        }
+      }
+      const batches = new MockReplyIterator(async () => steps()).batches()[Symbol.asyncIterator]();
+      await batches.next();
+      const pending = batches.next();
+      await batches.return?.();
+      expect(log).toEqual(["closed"]);
+      release();
+      expect(await pending).toEqual({ done: true, value: undefined });
+    });
+  });
 });

@@ -1,4 +1,4 @@
-import type { StreamEvent } from "../../protocol/index.ts";
+import type { EventBatches, StreamEvent } from "../../protocol/index.ts";
 
 /** What the mock's generators hand out: the next event, or a wait (a delay, a turn of the loop) before it. */
 export type Step = StreamEvent | Promise<void>;
@@ -17,9 +17,11 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value:
  * abort during a delay) rejects that `next()` and ends the iteration, and `return()` or an error
  * closes the generator.
  */
-export class MockReplyIterator implements AsyncIterableIterator<StreamEvent, undefined> {
+export class MockReplyIterator implements AsyncIterableIterator<StreamEvent, undefined>, EventBatches {
   private steps: Generator<Step, void> | undefined;
   private finished = false;
+  /** The wait that ended the last batch, settled with the error it rejected with, if any. */
+  private waiting: Promise<{ err: unknown } | undefined> | undefined;
   private readonly begin: () => Promise<Generator<Step, void>>;
 
   constructor(begin: () => Promise<Generator<Step, void>>) {
@@ -43,10 +45,75 @@ export class MockReplyIterator implements AsyncIterableIterator<StreamEvent, und
     }, this.fail);
   }
 
-  return(): Promise<IteratorResult<StreamEvent, undefined>> {
+  return(): Promise<IteratorReturnResult<undefined>> {
     this.finished = true;
     this.steps?.return();
     return Promise.resolve(DONE);
+  }
+
+  /**
+   * The reply as batches: the events up to each wait, or to the end, together (a reply without
+   * `[[delay]]` is one batch a TOKENS_PER_TURN tokens). An error is thrown by the call after the
+   * batch of the events before it, as the event view throws it after those events.
+   */
+  batches(): AsyncIterable<readonly StreamEvent[]> {
+    const iterator: AsyncIterator<readonly StreamEvent[], undefined> = {
+      next: () => this.nextBatch(),
+      return: () => this.return(),
+    };
+    return { [Symbol.asyncIterator]: () => iterator };
+  }
+
+  private nextBatch(): Promise<IteratorResult<readonly StreamEvent[], undefined>> {
+    if (this.finished) return Promise.resolve(DONE);
+    if (this.steps) return this.collect(this.steps);
+    return this.begin().then((steps) => {
+      if (this.finished) {
+        steps.return();
+        return DONE;
+      }
+      this.steps = steps;
+      return this.collect(steps);
+    }, this.fail);
+  }
+
+  private collect(steps: Generator<Step, void>): Promise<IteratorResult<readonly StreamEvent[], undefined>> {
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      return waiting.then((settled) => {
+        if (settled) return this.fail(settled.err);
+        return this.finished ? DONE : this.collect(steps);
+      });
+    }
+    const batch: StreamEvent[] = [];
+    for (;;) {
+      let step: IteratorResult<Step, void>;
+      try {
+        step = steps.next();
+      } catch (err) {
+        if (batch.length === 0) return this.fail(err);
+        // The events before the error first; the error at the next call.
+        this.waiting = Promise.resolve({ err });
+        return Promise.resolve({ done: false, value: batch });
+      }
+      if (step.done) {
+        this.finished = true;
+        return Promise.resolve(batch.length === 0 ? DONE : { done: false, value: batch });
+      }
+      const value = step.value;
+      if (!(value instanceof Promise)) {
+        batch.push(value);
+        continue;
+      }
+      // The wait is observed at once (a rejection is never unhandled), and waited for next call.
+      this.waiting = value.then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+      if (batch.length > 0) return Promise.resolve({ done: false, value: batch });
+      return this.collect(steps);
+    }
   }
 
   private advance(steps: Generator<Step, void>): Promise<IteratorResult<StreamEvent, undefined>> {
