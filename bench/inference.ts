@@ -7,9 +7,14 @@
  * `--contexts N` sets the llama model's `contexts` (default: Parley's own choice), e.g. 1 to
  * measure all slots in one context against the default of contexts decoding side by side.
  *
- * Parley and the direct baseline are loaded side by side and measured in interleaved rounds
- * (Parley, then direct, each round); the tables show medians, so a noisy shared machine
- * moves both columns alike.
+ * Two baselines: "direct" is node-llama-cpp's own way (one context, 4 sequences batched into each
+ * step); "layout" is node-llama-cpp alone on Parley's layout (as many contexts as Parley spreads
+ * its 4 slots over, `contextCount`), so "Parley / layout" is what Parley itself costs, and the
+ * layout's 4-against-1 figure what this CPU gives with that layout, Parley or not.
+ *
+ * Parley and the baselines are loaded side by side and measured in interleaved rounds (which
+ * goes first rotates each round); the tables show medians, so a noisy shared machine moves
+ * every column alike.
  *
  * By default it writes a random-weight GGUF with SmolLM2-135M's shape and the Llama-2
  * tokenizer of the fixture model to bench/.models/ (git-ignored); speed depends on shapes
@@ -26,6 +31,7 @@ import {
   type LlamaModel,
 } from "node-llama-cpp";
 import { buildConfig } from "../src/config/index.ts";
+import { contextCount } from "../src/providers/llama/thread-policy.ts";
 import { startServer } from "../src/server/index.ts";
 import { benchModelFile } from "./llama/synthetic-gguf.ts";
 
@@ -152,12 +158,19 @@ async function parley(): Promise<Side> {
   };
 }
 
-// ---- node-llama-cpp directly: one context, 4 sequences, LlamaChat per reply, its defaults ----
-async function direct(threads: number): Promise<Side> {
+// ---- node-llama-cpp directly: LlamaChat per reply, its defaults; the 4 sequences in one context
+// (its own way), or spread over as many contexts as Parley uses (Parley's layout without Parley) ----
+async function direct(threads: number, contextCount = 1): Promise<Side> {
   const llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
   const model: LlamaModel = await llama.loadModel({ modelPath: file });
-  const context: LlamaContext = await model.createContext({ contextSize: 4096, sequences: 4, threads });
-  const sequences = Array.from({ length: 4 }, () => context.getSequence());
+  const contexts: LlamaContext[] = [];
+  for (let i = 0; i < contextCount; i++)
+    contexts.push(
+      await model.createContext({ contextSize: 4096, sequences: Math.ceil(4 / contextCount), threads }),
+    );
+  const sequences = Array.from({ length: 4 }, (_, i) =>
+    (contexts[i % contextCount] as LlamaContext).getSequence(),
+  );
   const history = (text: string): ChatHistoryItem[] => [
     { type: "user", text },
     { type: "model", response: [] },
@@ -199,21 +212,35 @@ async function direct(threads: number): Promise<Side> {
       return { promptTps: tokens / (cold.ttft / 1000), ttftCold: cold.ttft, ttftCached: cached.ttft, gen };
     },
     close: async () => {
-      await context.dispose();
+      for (const context of contexts) await context.dispose();
       await model.dispose();
     },
   };
 }
 
-const sides = { parley: await parley(), direct: await direct(genThreads) };
-const results: Record<keyof typeof sides, Numbers[]> = { parley: [], direct: [] };
+/** As many contexts as Parley spreads its 4 slots over here (src/providers/llama/thread-policy.ts). */
+const layoutContexts = contextCount({
+  configured: args.contexts === undefined ? undefined : Number(args.contexts),
+  slots: 4,
+  cores,
+  threads: genThreads,
+  gpuLayers: 0,
+});
+const sides = {
+  parley: await parley(),
+  direct: await direct(genThreads),
+  layout: await direct(genThreads, layoutContexts),
+};
+const results: Record<keyof typeof sides, Numbers[]> = { parley: [], direct: [], layout: [] };
 for (let r = 0; r < ROUNDS; r++) {
-  // Alternate which side goes first, so neither always meets the same background load.
-  const order = r % 2 === 0 ? (["parley", "direct"] as const) : (["direct", "parley"] as const);
-  for (const name of order) results[name].push(await sides[name].round());
+  // Rotate which side goes first, so none always meets the same background load.
+  const names = ["parley", "direct", "layout"] as const;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[(r + i) % names.length] as keyof typeof sides;
+    results[name].push(await sides[name].round());
+  }
 }
-await sides.parley.close();
-await sides.direct.close();
+for (const side of Object.values(sides)) await side.close();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const med = (name: keyof typeof sides, f: (n: Numbers) => number) => median(results[name].map(f));
@@ -232,19 +259,25 @@ const rows: [string, (n: Numbers) => number, "higher" | "lower"][] = [
 ];
 const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 0).padStart(9);
 console.log(
-  `${"".padEnd(42)}${"Parley".padStart(9)} ${`direct t=${genThreads}`.padStart(11)}   Parley / direct`,
+  `${"".padEnd(42)}${"Parley".padStart(9)} ${`direct t=${genThreads}`.padStart(11)} ${`layout x${layoutContexts}`.padStart(10)}   Parley / direct   Parley / layout`,
 );
 for (const [name, f, dir] of rows) {
   const pv = med("parley", f);
   const dv = med("direct", f);
-  const ratio = dir === "higher" ? pv / dv : dv / pv;
-  console.log(`${name.padEnd(42)}${fmt(pv)} ${fmt(dv).padStart(11)}   ${ratio.toFixed(2)}`);
+  const lv = med("layout", f);
+  const ratio = (other: number) => (dir === "higher" ? pv / other : other / pv).toFixed(2);
+  console.log(
+    `${name.padEnd(42)}${fmt(pv)} ${fmt(dv).padStart(11)} ${fmt(lv).padStart(10)}   ${ratio(dv).padStart(15)}   ${ratio(lv).padStart(15)}`,
+  );
 }
 const scale = (name: keyof typeof sides) =>
   median(results[name].map((n) => (n.gen[4] ?? 0) / (n.gen[1] ?? 1)));
 console.log("");
 console.log(`4 streams vs 1 stream (aggregate), Parley: ${scale("parley").toFixed(2)}x   (aim >= 1.5x)`);
 console.log(`4 streams vs 1 stream (aggregate), direct: ${scale("direct").toFixed(2)}x`);
+console.log(
+  `4 streams vs 1 stream (aggregate), layout: ${scale("layout").toFixed(2)}x   (node-llama-cpp alone on Parley's ${layoutContexts} context(s): what this CPU gives without Parley)`,
+);
 console.log(
   `Parley cached vs cold time to first token: ${(med("parley", (n) => n.ttftCold) / med("parley", (n) => n.ttftCached)).toFixed(1)}x faster   (aim >= 5x)`,
 );
