@@ -20,8 +20,10 @@
  * tokenizer of the fixture model to bench/.models/ (git-ignored); speed depends on shapes
  * and quantisation, not on what the weights learned.
  */
+import { fork } from "node:child_process";
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   type ChatHistoryItem,
@@ -82,6 +84,14 @@ interface Side {
 
 const STREAMS = [1, 2, 4];
 
+/** What the client process answers for one streamed request. */
+interface ClientReply {
+  ttft: number;
+  out: number;
+  input: number;
+  error?: string;
+}
+
 // ---- Parley through HTTP ----
 async function parley(): Promise<Side> {
   const config = buildConfig({
@@ -103,36 +113,20 @@ async function parley(): Promise<Side> {
     ],
   });
   const server = await startServer(config);
-  const send = async (content: string, maxTokens: number) => {
-    const started = performance.now();
-    const res = await fetch(`${server.url}/v1/messages`, {
-      method: "POST",
-      headers: { "content-type": "application/json", "x-api-key": KEY },
-      body: JSON.stringify({
-        model: "bench",
-        max_tokens: maxTokens,
-        stream: true,
-        messages: [{ role: "user", content }],
-      }),
+  // The client runs in a child process: see bench/llama/stream-client.ts.
+  const client = fork(fileURLToPath(new URL("./llama/stream-client.ts", import.meta.url)));
+  const waiting = new Map<number, (reply: ClientReply) => void>();
+  let asked = 0;
+  client.on("message", (reply: ClientReply & { id: number }) => {
+    waiting.get(reply.id)?.(reply);
+    waiting.delete(reply.id);
+  });
+  const send = (content: string, maxTokens: number) =>
+    new Promise<{ ttft: number; out: number; input: number }>((resolve, reject) => {
+      const id = asked++;
+      waiting.set(id, (reply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply)));
+      client.send({ id, url: server.url, key: KEY, content, maxTokens });
     });
-    let first = 0;
-    let out = 0;
-    let input = 0;
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      if (!first && buf.includes("content_block_delta")) first = performance.now();
-    }
-    const m = /"output_tokens":(\d+)/.exec(buf.slice(buf.lastIndexOf("message_delta")));
-    if (m) out = Number(m[1]);
-    const i =
-      /"input_tokens":(\d+),"output_tokens":0,"cache_creation_input_tokens":(\d+),"cache_read_input_tokens":(\d+)/.exec(
-        buf,
-      );
-    if (i) input = Number(i[1]) + Number(i[2]) + Number(i[3]);
-    return { ttft: first - started, out, input };
-  };
   await send("warm up", 4);
   return {
     async round() {
@@ -154,7 +148,10 @@ async function parley(): Promise<Side> {
         gen,
       };
     },
-    close: () => server.close(),
+    close: async () => {
+      client.disconnect();
+      await server.close();
+    },
   };
 }
 
