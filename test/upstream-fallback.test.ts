@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { foldStream, ThinkingSigner, toMessageRequest } from "../src/protocol/index.ts";
+import {
+  eventsOrBatches,
+  foldStream,
+  isBatch,
+  type StreamEvent,
+  ThinkingSigner,
+  toMessageRequest,
+} from "../src/protocol/index.ts";
 import { AnthropicProvider } from "../src/providers/anthropic/index.ts";
 import type { Provider, RelayingProvider } from "../src/providers/index.ts";
 import { OpenAIProvider } from "../src/providers/openai/index.ts";
@@ -28,6 +35,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all([down.close(), up.close()]);
+});
+
+/** A model whose reply is these events, one at a time. */
+const modelOf = (stream: () => AsyncIterable<StreamEvent>): Provider => ({
+  kind: "test",
+  stream,
+  countTokens: async () => 1,
+  status: () => ({ available: true }),
 });
 
 describe("fallbacks", () => {
@@ -83,5 +98,52 @@ describe("fallbacks", () => {
       message: "max_tokens too large",
     });
     await bad.close();
+  });
+
+  it("hands on the chosen model's batches, and one event a batch from a model that has none", async () => {
+    const primary = new OpenAIProvider(
+      { id: "primary", provider: "openai", base_url: `${down.origin}/v1`, timeouts, health_check_ms: 0 },
+      deps,
+    );
+    const p = withFallbacks(primary, ["backup"], () => backup, silent);
+    const batches: (readonly StreamEvent[])[] = [];
+    for await (const item of eventsOrBatches(p.stream(request(true), opts())))
+      if (isBatch(item)) batches.push(item);
+    // The fake upstream writes the whole reply at once: one read, one batch, then the closing events.
+    expect(batches.length).toBeLessThanOrEqual(2);
+    expect(batches.flat().map((e) => e.type)).toEqual([
+      "message_start",
+      "content_block_start",
+      "content_block_delta",
+      "content_block_delta",
+      "content_block_stop",
+      "message_delta",
+      "message_stop",
+    ]);
+
+    async function* plain(): AsyncGenerator<StreamEvent> {
+      yield* batches.flat();
+    }
+    const unbatched = modelOf(() => plain());
+    const q = withFallbacks(unbatched, ["backup"], () => backup, silent);
+    const items = [];
+    for await (const item of eventsOrBatches(q.stream(request(true), opts()))) items.push(item);
+    expect(items).toEqual(batches.flat().map((e) => [e]));
+  });
+
+  it("a consumer that stops early stops the chosen model's reply", async () => {
+    let closed = false;
+    async function* endless(): AsyncGenerator<StreamEvent> {
+      try {
+        for (;;) yield { type: "ping" };
+      } finally {
+        closed = true;
+      }
+    }
+    const model = modelOf(() => endless());
+    const p = withFallbacks(model, ["backup"], () => backup, silent);
+    let seen = 0;
+    for await (const _ of p.stream(request(true), opts())) if (++seen === 3) break;
+    expect(closed).toBe(true);
   });
 });

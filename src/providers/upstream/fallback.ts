@@ -1,4 +1,13 @@
-import { ApiError, type MessageRequest, type StreamEvent } from "../../protocol/index.ts";
+import {
+  ApiError,
+  type EventBatches,
+  type EventOrBatch,
+  eventsOrBatches,
+  inBatches,
+  isBatch,
+  type MessageRequest,
+  type StreamEvent,
+} from "../../protocol/index.ts";
 import type {
   Provider,
   ProviderLogger,
@@ -56,21 +65,35 @@ export class FallbackProvider implements Provider {
     return this.primary.countTokens(request, options);
   }
 
-  async *stream(request: MessageRequest, options: StreamOptions): AsyncGenerator<StreamEvent> {
+  stream(request: MessageRequest, options: StreamOptions): EventBatches {
+    return inBatches(this.batches(request, options));
+  }
+
+  /** The chosen model's reply, in its batches when it hands them on (one event each otherwise). */
+  private async *batches(
+    request: MessageRequest,
+    options: StreamOptions,
+  ): AsyncGenerator<readonly StreamEvent[]> {
     const chain = this.chain();
     for (let i = 0; i < chain.length; i++) {
-      const it = chain[i].provider.stream(request, options)[Symbol.asyncIterator]();
-      let first: IteratorResult<StreamEvent>;
+      const it = eventsOrBatches(chain[i].provider.stream(request, options))[Symbol.asyncIterator]();
+      let next: IteratorResult<EventOrBatch>;
       try {
-        first = await it.next();
+        next = await it.next();
       } catch (err) {
         if (i === chain.length - 1 || !worthFallingBack(err)) throw err;
         this.note(chain[i].id, chain[i + 1].id, err, options);
         continue;
       }
-      if (first.done) return;
-      yield first.value;
-      yield* { [Symbol.asyncIterator]: () => it };
+      try {
+        while (!next.done) {
+          yield isBatch(next.value) ? next.value : [next.value];
+          next = await it.next();
+        }
+      } finally {
+        // A consumer that stopped early (a client gone) stops the model's reply too.
+        if (!next.done) await it.return?.();
+      }
       return;
     }
   }
