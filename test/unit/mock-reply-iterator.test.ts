@@ -17,6 +17,25 @@ async function drain(it: AsyncIterable<StreamEvent>): Promise<unknown[]> {
   return seen;
 }
 
+/** Steps that fail after one event: by throwing, or by a wait that rejects. */
+const FAILURES: [string, () => Generator<Step, void>][] = [
+  [
+    "an error the steps throw",
+    function* () {
+      yield ping(1);
+      throw new Error("boom");
+    },
+  ],
+  [
+    "a wait that rejects (an abort during a delay)",
+    function* () {
+      yield ping(1);
+      yield Promise.reject(new Error("boom"));
+      yield ping(2);
+    },
+  ],
+];
+
 describe("MockReplyIterator", () => {
   it("hands out the events in order, waiting out the promises between them", async () => {
     const log: string[] = [];
@@ -44,23 +63,7 @@ describe("MockReplyIterator", () => {
     expect(begun).toBe(1);
   });
 
-  it.each([
-    [
-      "an error the steps throw",
-      function* (): Generator<Step, void> {
-        yield ping(1);
-        throw new Error("boom");
-      },
-    ],
-    [
-      "a wait that rejects (an abort during a delay)",
-      function* (): Generator<Step, void> {
-        yield ping(1);
-        yield Promise.reject(new Error("boom"));
-        yield ping(2);
-      },
-    ],
-  ])("%s rejects that next() and ends the iteration", async (_name, steps) => {
+  it.each(FAILURES)("%s rejects that next() and ends the iteration", async (_name, steps) => {
     const it = new MockReplyIterator(async () => steps());
     expect(await it.next()).toEqual({ done: false, value: ping(1) });
     await expect(it.next()).rejects.toThrow("boom");
@@ -149,23 +152,7 @@ describe("MockReplyIterator", () => {
       expect(await it.next()).toEqual({ done: true, value: undefined });
     });
 
-    it.each([
-      [
-        "an error the steps throw",
-        function* (): Generator<Step, void> {
-          yield ping(1);
-          throw new Error("boom");
-        },
-      ],
-      [
-        "a wait that rejects (an abort during a delay)",
-        function* (): Generator<Step, void> {
-          yield ping(1);
-          yield Promise.reject(new Error("boom"));
-          yield ping(2);
-        },
-      ],
-    ])(
+    it.each(FAILURES)(
       "%s: the events before it first, then the next call rejects and the iteration ends",
       async (_n, steps) => {
         const batches = new MockReplyIterator(async () => steps()).batches()[Symbol.asyncIterator]();

@@ -33,16 +33,7 @@ export class MockReplyIterator implements AsyncIterableIterator<StreamEvent, und
   }
 
   next(): Promise<IteratorResult<StreamEvent, undefined>> {
-    if (this.finished) return Promise.resolve(DONE);
-    if (this.steps) return this.advance(this.steps);
-    return this.begin().then((steps) => {
-      if (this.finished) {
-        steps.return();
-        return DONE;
-      }
-      this.steps = steps;
-      return this.advance(steps);
-    }, this.fail);
+    return this.take(this.advanceSteps);
   }
 
   return(): Promise<IteratorReturnResult<undefined>> {
@@ -65,17 +56,28 @@ export class MockReplyIterator implements AsyncIterableIterator<StreamEvent, und
   }
 
   private nextBatch(): Promise<IteratorResult<readonly StreamEvent[], undefined>> {
+    return this.take(this.collectSteps);
+  }
+
+  /** What `read` makes of the steps, `begin` making them on the first call. */
+  private take<T>(
+    read: (steps: Generator<Step, void>) => Promise<IteratorResult<T, undefined>>,
+  ): Promise<IteratorResult<T, undefined>> {
     if (this.finished) return Promise.resolve(DONE);
-    if (this.steps) return this.collect(this.steps);
+    if (this.steps) return read(this.steps);
     return this.begin().then((steps) => {
       if (this.finished) {
         steps.return();
         return DONE;
       }
       this.steps = steps;
-      return this.collect(steps);
+      return read(steps);
     }, this.fail);
   }
+
+  // Made once, not a closure per call.
+  private readonly advanceSteps = (steps: Generator<Step, void>) => this.advance(steps);
+  private readonly collectSteps = (steps: Generator<Step, void>) => this.collect(steps);
 
   private collect(steps: Generator<Step, void>): Promise<IteratorResult<readonly StreamEvent[], undefined>> {
     const waiting = this.waiting;
