@@ -95,6 +95,26 @@ describe("a malformed 200 from an OpenAI upstream is an error, never a success",
   });
 });
 
+describe("a broken chunk mid-stream", () => {
+  it("the text the upstream sent before it, in the same read, reaches the client before the error event", async () => {
+    const chunk = (content: string) =>
+      `data: ${JSON.stringify({ id: "c", object: "chat.completion.chunk", choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+    fakes.odd.handle(async (_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      // One write: the good chunks and the broken one arrive in the same read.
+      res.end(`${chunk("Hello")}${chunk(", world")}data: {"id":"c","choices":[{"index":0,\n\n`);
+    });
+    const res = await server.post("/v1/messages", { model: "oai-odd", ...ask, stream: true });
+    const events = parseSse(await res.text());
+    const text = events
+      .filter((e) => e.event === "content_block_delta")
+      .map((e) => (e.data as { delta: { text: string } }).delta.text)
+      .join("");
+    expect(text).toBe("Hello, world");
+    expect(events.at(-1)).toMatchObject({ event: "error", data: { error: { type: "api_error" } } });
+  });
+});
+
 describe("tool calls from an OpenAI upstream", () => {
   it("broken JSON is repaired; invalid input becomes a text block with the raw arguments", async () => {
     fakes.tools.handle(

@@ -107,18 +107,24 @@ export class OpenAIProvider implements Provider {
         try {
           for await (const bytes of reply.body) {
             parser.feed(decoder.decode(bytes, { stream: true }));
-            let batch: StreamEvent[] | undefined;
-            for (let i = 0; i < data.length; i++) {
-              const d = data[i] as string;
-              if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
-              else if (!sawDone && !t.done) {
-                const events = t.pushData(d);
-                if (batch === undefined) batch = events;
-                else for (const event of events) batch.push(event);
+            let batch: StreamEvent[] = [];
+            try {
+              for (let i = 0; i < data.length; i++) {
+                const d = data[i] as string;
+                if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
+                else if (!sawDone && !t.done) {
+                  const events = t.pushData(d);
+                  if (batch.length === 0) batch = events;
+                  else for (const event of events) batch.push(event);
+                }
               }
+            } catch (err) {
+              // What the read gave before a broken chunk still goes out (and is counted), then the error.
+              if (batch.length > 0) yield batch;
+              throw err;
             }
             data.length = 0;
-            if (batch !== undefined && batch.length > 0) yield batch;
+            if (batch.length > 0) yield batch;
             if (t.done) break;
           }
           tail = t.end(sawDone);
