@@ -9,6 +9,7 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ConfigFile, defaultModels } from "../src/config/index.ts";
+import type { UsageRecord } from "../src/store/index.ts";
 import { parseSse, startTestServer, type TestServer } from "./helpers/server.ts";
 
 const MODELS_DIR = resolve(process.env.PARLEY_MODELS_DIR ?? join(import.meta.dirname, "../../shared/models"));
@@ -528,6 +529,41 @@ describe("the built-in default model", () => {
         messages: [{ role: "user", content: "hi" }],
       });
       expect(ok.status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe.skipIf(!present)("a client that leaves a non-streamed local reply", () => {
+  it("stops the generation (the caller's signal reaches node-llama-cpp), and the record says so", async () => {
+    const records: UsageRecord[] = [];
+    const server = await startTestServer(
+      { models: [{ id: "solo", provider: "llama", path: TINY, context_window: 4096, parallel: 1 }] },
+      { recorder: { record: (r) => records.push(r) } },
+    );
+    try {
+      const abort = new AbortController();
+      // Non-streamed: nothing reads the reply event by event, so only the signal can stop it.
+      const leaving = fetch(`${server.url}/v1/messages`, {
+        method: "POST",
+        signal: abort.signal,
+        headers: { "content-type": "application/json", "x-api-key": "sk-test-key-0001" },
+        body: JSON.stringify({
+          model: "solo",
+          max_tokens: 3000,
+          messages: [{ role: "user", content: "Go on for a long time." }],
+        }),
+      }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 100));
+      abort.abort();
+      await leaving;
+      for (let i = 0; i < 500 && records.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(records).toHaveLength(1);
+      expect(records[0]?.status).toBe(499);
+      // Left to run, the random model goes on to the cap (max_tokens is clamped to half the
+      // context window, 2048): about 2040 tokens in 0.9 s here, against about 270 when stopped.
+      expect(records[0]?.output_tokens).toBeLessThan(1024);
     } finally {
       await server.stop();
     }

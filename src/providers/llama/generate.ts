@@ -43,11 +43,16 @@ export async function* runGeneration(input: RunInput): AsyncGenerator<StreamEven
   const { req, lease } = input;
   const out = new MessageStream(req.model, req.context.apiVersion);
   const run = new ReplyBuilder(out, req, input.signer);
+  // One controller that the caller's signal also aborts, not `AbortSignal.any`: node-llama-cpp
+  // reads `aborted` several times a token, and a composite signal walks its sources on each read.
   const stop = new AbortController();
+  const onAbort = () => stop.abort(input.signal.reason);
+  if (input.signal.aborted) onAbort();
+  else input.signal.addEventListener("abort", onAbort, { once: true });
   const queue = new EventQueue<Piece>();
   const meter = lease.slot.sequence.tokenMeter;
   const outputBefore = meter.usedOutputTokens;
-  const done = generate(input, queue, AbortSignal.any([input.signal, stop.signal])).then(
+  const done = generate(input, queue, stop.signal).then(
     (res) => {
       queue.end();
       return res;
@@ -81,6 +86,7 @@ export async function* runGeneration(input: RunInput): AsyncGenerator<StreamEven
       stop.abort();
       await done.catch(() => undefined);
     }
+    input.signal.removeEventListener("abort", onAbort);
   }
 }
 
