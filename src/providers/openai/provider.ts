@@ -20,7 +20,12 @@ import {
 } from "../upstream/index.ts";
 import { toOpenAIRequest } from "./request.ts";
 import { fromOpenAIResponse } from "./response.ts";
-import { type ChunkTranslatorOptions, OpenAIChunkTranslator, UpstreamStreamError } from "./stream.ts";
+import {
+  type ChunkTranslatorOptions,
+  OpenAIChunkTranslator,
+  parseUpstreamJson,
+  UpstreamStreamError,
+} from "./stream.ts";
 import { estimateTokens, UpstreamTokenizer } from "./tokens.ts";
 import type { OpenAIResponse } from "./types.ts";
 
@@ -107,16 +112,12 @@ export class OpenAIProvider implements Provider {
         try {
           for await (const bytes of reply.body) {
             parser.feed(decoder.decode(bytes, { stream: true }));
-            let batch: StreamEvent[] = [];
+            const batch: StreamEvent[] = [];
             try {
               for (let i = 0; i < data.length; i++) {
                 const d = data[i] as string;
                 if (d === "[DONE]" || d.trim() === "[DONE]") sawDone = true;
-                else if (!sawDone && !t.done) {
-                  const events = t.pushData(d);
-                  if (batch.length === 0) batch = events;
-                  else for (const event of events) batch.push(event);
-                }
+                else if (!sawDone && !t.done) for (const event of t.pushData(d)) batch.push(event);
               }
             } catch (err) {
               // What the read gave before a broken chunk still goes out (and is counted), then the error.
@@ -202,7 +203,7 @@ export class OpenAIProvider implements Provider {
 
   private async readJson<T>(reply: UpstreamReply, requestId: string): Promise<T> {
     try {
-      return parseJson<T>(await readAll(reply));
+      return parseUpstreamJson<T>(await readAll(reply));
     } catch (err) {
       throw this.midStream(err, reply, requestId);
     }
@@ -231,14 +232,5 @@ export class OpenAIProvider implements Provider {
     }
     if (err instanceof ApiError) return err;
     return new ApiError(500, "api_error", `The upstream of model ${this.config.id} failed mid-reply`);
-  }
-}
-
-/** `text` parsed; malformed text is the upstream's error. */
-function parseJson<T>(text: string): T {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
   }
 }

@@ -42,6 +42,15 @@ export interface RejectedToolCall {
 /** How much of a rejected call's raw arguments the explanatory text block quotes. */
 const MAX_QUOTED_ARGUMENTS = 4000;
 
+/** `text` parsed (by JSON.parse unless told otherwise); malformed text is the upstream's error. */
+export function parseUpstreamJson<T>(text: string, parse: (text: string) => T = JSON.parse): T {
+  try {
+    return parse(text);
+  } catch {
+    throw new UpstreamStreamError("The upstream sent a malformed reply", text.slice(0, 200));
+  }
+}
+
 /** Thrown when an upstream stream is broken; `detail` is for logs only. */
 export class UpstreamStreamError extends ApiError {
   readonly detail: string;
@@ -103,12 +112,10 @@ export class OpenAIChunkTranslator {
     return this.done ? [] : this.delta(delta);
   }
 
+  private readonly parseChunk = (text: string): OpenAIChunk => this.chunks.parse(text);
+
   private parse(data: string): OpenAIChunk {
-    try {
-      return this.chunks.parse(data);
-    } catch {
-      throw new UpstreamStreamError("The upstream sent a malformed reply", data.slice(0, 200));
-    }
+    return parseUpstreamJson(data, this.parseChunk);
   }
 
   push(chunk: OpenAIChunk): StreamEvent[] {
