@@ -35,6 +35,7 @@ import {
 import { buildConfig } from "../src/config/index.ts";
 import { contextCount } from "../src/providers/llama/thread-policy.ts";
 import { startServer } from "../src/server/index.ts";
+import type { ClientReply } from "./llama/stream-client.ts";
 import { benchModelFile } from "./llama/synthetic-gguf.ts";
 
 const { values: args } = parseArgs({
@@ -84,14 +85,6 @@ interface Side {
 
 const STREAMS = [1, 2, 4];
 
-/** What the client process answers for one streamed request. */
-interface ClientReply {
-  ttft: number;
-  out: number;
-  input: number;
-  error?: string;
-}
-
 // ---- Parley through HTTP ----
 async function parley(): Promise<Side> {
   const config = buildConfig({
@@ -117,12 +110,12 @@ async function parley(): Promise<Side> {
   const client = fork(fileURLToPath(new URL("./llama/stream-client.ts", import.meta.url)));
   const waiting = new Map<number, (reply: ClientReply) => void>();
   let asked = 0;
-  client.on("message", (reply: ClientReply & { id: number }) => {
+  client.on("message", (reply: ClientReply) => {
     waiting.get(reply.id)?.(reply);
     waiting.delete(reply.id);
   });
   const send = (content: string, maxTokens: number) =>
-    new Promise<{ ttft: number; out: number; input: number }>((resolve, reject) => {
+    new Promise<ClientReply>((resolve, reject) => {
       const id = asked++;
       waiting.set(id, (reply) => (reply.error ? reject(new Error(reply.error)) : resolve(reply)));
       client.send({ id, url: server.url, key: KEY, content, maxTokens });
@@ -157,17 +150,15 @@ async function parley(): Promise<Side> {
 
 // ---- node-llama-cpp directly: LlamaChat per reply, its defaults; the 4 sequences in one context
 // (its own way), or spread over as many contexts as Parley uses (Parley's layout without Parley) ----
-async function direct(threads: number, contextCount = 1): Promise<Side> {
+async function direct(threads: number, spread = 1): Promise<Side> {
   const llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
   const model: LlamaModel = await llama.loadModel({ modelPath: file });
   const contexts: LlamaContext[] = [];
-  for (let i = 0; i < contextCount; i++)
+  for (let i = 0; i < spread; i++)
     contexts.push(
-      await model.createContext({ contextSize: 4096, sequences: Math.ceil(4 / contextCount), threads }),
+      await model.createContext({ contextSize: 4096, sequences: Math.ceil(4 / spread), threads }),
     );
-  const sequences = Array.from({ length: 4 }, (_, i) =>
-    (contexts[i % contextCount] as LlamaContext).getSequence(),
-  );
+  const sequences = Array.from({ length: 4 }, (_, i) => (contexts[i % spread] as LlamaContext).getSequence());
   const history = (text: string): ChatHistoryItem[] => [
     { type: "user", text },
     { type: "model", response: [] },

@@ -15,7 +15,16 @@ interface Ask {
   maxTokens: number;
 }
 
-async function send(ask: Ask): Promise<{ ttft: number; out: number; input: number }> {
+/** The answer for one request: time to first delta (ms), output and prompt tokens, or the error. */
+export interface ClientReply {
+  id: number;
+  ttft: number;
+  out: number;
+  input: number;
+  error?: string;
+}
+
+async function send(ask: Ask): Promise<Omit<ClientReply, "id">> {
   const started = performance.now();
   const res = await fetch(`${ask.url}/v1/messages`, {
     method: "POST",
