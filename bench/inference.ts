@@ -16,6 +16,11 @@
  * goes first rotates each round); the tables show medians, so a noisy shared machine moves
  * every column alike.
  *
+ * A second table splits each context's generation steps (bench/llama/step-timer.ts): the decode
+ * on its worker thread, and the wait before its next step (sampling and main-thread work). A
+ * side whose tokens/s is lower shows there whether its decodes were slower (the CPU, or another
+ * thread on the decode's core) or its steps waited longer (the main thread).
+ *
  * By default it writes a random-weight GGUF with SmolLM2-135M's shape and the Llama-2
  * tokenizer of the fixture model to bench/.models/ (git-ignored); speed depends on shapes
  * and quantisation, not on what the weights learned.
@@ -35,6 +40,7 @@ import {
 import { buildConfig } from "../src/config/index.ts";
 import { contextCount } from "../src/providers/llama/thread-policy.ts";
 import { startServer } from "../src/server/index.ts";
+import { type StepSums, StepTimer } from "./llama/step-timer.ts";
 import type { ClientReply } from "./llama/stream-client.ts";
 import { benchModelFile } from "./llama/synthetic-gguf.ts";
 
@@ -75,6 +81,25 @@ interface Numbers {
   ttftCold: number;
   ttftCached: number;
   gen: Record<number, number>;
+  /** The decode steps of each stream count's phase (see bench/llama/step-timer.ts). */
+  steps: Record<number, StepSums>;
+}
+
+/** Every context the sides create is timed step by step. */
+const stepTimer = new StepTimer();
+
+/** Runs `n` streams through `run` as one phase of the step timer; tokens/s summed and the steps. */
+async function streams(
+  side: string,
+  n: number,
+  run: (i: number) => Promise<{ out: number }>,
+): Promise<{ tps: number; steps: StepSums }> {
+  const started = performance.now();
+  stepTimer.setPhase(String(n));
+  const runs = await Promise.all(Array.from({ length: n }, (_, i) => run(i)));
+  stepTimer.setPhase(undefined);
+  const tps = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
+  return { tps, steps: stepTimer.take(side, String(n)) };
 }
 
 /** One side of the comparison, loaded once and measured once per round. */
@@ -127,18 +152,18 @@ async function parley(): Promise<Side> {
       const cold = await send(prompt, 1);
       const cached = await send(prompt, 1);
       const gen: Record<number, number> = {};
+      const steps: Record<number, StepSums> = {};
       for (const n of STREAMS) {
-        const started = performance.now();
-        const runs = await Promise.all(
-          Array.from({ length: n }, (_, i) => send(`Story ${i} ${uniq++}`, GEN)),
-        );
-        gen[n] = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
+        const r = await streams("parley", n, (i) => send(`Story ${i} ${uniq++}`, GEN));
+        gen[n] = r.tps;
+        steps[n] = r.steps;
       }
       return {
         promptTps: cold.input / (cold.ttft / 1000),
         ttftCold: cold.ttft,
         ttftCached: cached.ttft,
         gen,
+        steps,
       };
     },
     close: async () => {
@@ -150,7 +175,7 @@ async function parley(): Promise<Side> {
 
 // ---- node-llama-cpp directly: LlamaChat per reply, its defaults; the 4 sequences in one context
 // (its own way), or spread over as many contexts as Parley uses (Parley's layout without Parley) ----
-async function direct(threads: number, spread = 1): Promise<Side> {
+async function direct(name: string, threads: number, spread = 1): Promise<Side> {
   const llama = await getLlama({ build: "never", gpu: false, maxThreads: 0 });
   const model: LlamaModel = await llama.loadModel({ modelPath: file });
   const contexts: LlamaContext[] = [];
@@ -189,15 +214,20 @@ async function direct(threads: number, spread = 1): Promise<Side> {
       const cold = await run(1, prompt, 1);
       const cached = await run(1, prompt, 1);
       const gen: Record<number, number> = {};
+      const steps: Record<number, StepSums> = {};
       for (const n of STREAMS) {
         await Promise.all(sequences.map((s) => s.clearHistory()));
-        const started = performance.now();
-        const runs = await Promise.all(
-          Array.from({ length: n }, (_, i) => run(i, `Story ${i} ${uniq++}`, GEN)),
-        );
-        gen[n] = runs.reduce((a, r) => a + r.out, 0) / ((performance.now() - started) / 1000);
+        const r = await streams(name, n, (i) => run(i, `Story ${i} ${uniq++}`, GEN));
+        gen[n] = r.tps;
+        steps[n] = r.steps;
       }
-      return { promptTps: tokens / (cold.ttft / 1000), ttftCold: cold.ttft, ttftCached: cached.ttft, gen };
+      return {
+        promptTps: tokens / (cold.ttft / 1000),
+        ttftCold: cold.ttft,
+        ttftCached: cached.ttft,
+        gen,
+        steps,
+      };
     },
     close: async () => {
       for (const context of contexts) await context.dispose();
@@ -215,9 +245,9 @@ const layoutContexts = contextCount({
   gpuLayers: 0,
 });
 const sides = {
-  parley: await parley(),
-  direct: await direct(genThreads),
-  layout: await direct(genThreads, layoutContexts),
+  parley: await stepTimer.creating("parley", parley),
+  direct: await stepTimer.creating("direct", () => direct("direct", genThreads)),
+  layout: await stepTimer.creating("layout", () => direct("layout", genThreads, layoutContexts)),
 };
 const results: Record<keyof typeof sides, Numbers[]> = { parley: [], direct: [], layout: [] };
 for (let r = 0; r < ROUNDS; r++) {
@@ -257,6 +287,38 @@ for (const [name, f, dir] of rows) {
   console.log(
     `${name.padEnd(42)}${fmt(pv)} ${fmt(dv).padStart(11)} ${fmt(lv).padStart(10)}   ${ratio(dv).padStart(15)}   ${ratio(lv).padStart(15)}`,
   );
+}
+
+// Each generation step split in two (bench/llama/step-timer.ts): the decode on its worker, and
+// the wait before the context's next step (sampling, and the main thread's work for the token).
+const perStep = (n: number, f: (s: StepSums) => number) => (r: Numbers) => {
+  const sums = r.steps[n];
+  return sums ? f(sums) : 0;
+};
+const stepRows: [string, (n: Numbers) => number][] = STREAMS.flatMap((n) => {
+  const label = `${n} stream${n > 1 ? "s" : ""}`;
+  return [
+    [`decode per step, ${label} (ms)`, perStep(n, (s) => (s.steps ? s.decodeMs / s.steps : 0))],
+    [`wait between steps, ${label} (ms)`, perStep(n, (s) => (s.waits ? s.waitMs / s.waits : 0))],
+    [
+      `step and wait, ${label} (ms)`,
+      perStep(n, (s) => (s.steps && s.waits ? s.decodeMs / s.steps + s.waitMs / s.waits : 0)),
+    ],
+  ] as [string, (n: Numbers) => number][];
+});
+if (stepTimer.installed && med("parley", stepRows[0]?.[1] ?? (() => 0)) > 0) {
+  console.log(
+    "\nper context and generation step (direct batches its streams into one step: past 1 stream its steps carry a token per stream)",
+  );
+  for (const [name, f] of stepRows) {
+    const pv = med("parley", f);
+    const ratio = (other: number) => (pv > 0 ? other / pv : 0).toFixed(2);
+    console.log(
+      `${name.padEnd(42)}${fmt(pv)} ${fmt(med("direct", f)).padStart(11)} ${fmt(med("layout", f)).padStart(10)}   ${ratio(med("direct", f)).padStart(15)}   ${ratio(med("layout", f)).padStart(15)}`,
+    );
+  }
+} else {
+  console.log("\n(node-llama-cpp's binding has changed shape: decode steps not timed)");
 }
 const scale = (name: keyof typeof sides) =>
   median(results[name].map((n) => (n.gen[4] ?? 0) / (n.gen[1] ?? 1)));
