@@ -3,7 +3,12 @@ import type { LlamaContext, LlamaContextSequence, Token } from "node-llama-cpp";
 import { describe, expect, it } from "vitest";
 import { slotShares } from "../../src/providers/llama/loaded-model.ts";
 import { SlotPool } from "../../src/providers/llama/slot-pool.ts";
-import { contextChoices, contextCount, splitThreads } from "../../src/providers/llama/thread-policy.ts";
+import {
+  contextChoices,
+  contextCount,
+  splitThreads,
+  WideBatchGate,
+} from "../../src/providers/llama/thread-policy.ts";
 
 /** A context whose sequences share nothing with any prompt (node-llama-cpp's surface the pool uses). */
 function fakeContext(): LlamaContext {
@@ -90,12 +95,31 @@ describe("contextCount", () => {
 });
 
 describe("splitThreads", () => {
-  /** A context whose native batch calls are recorded: the thread count each decode ran with. */
+  /**
+   * A context whose native batch calls are recorded: the thread count each decode ran with, and
+   * each decode that reached the binding; `finish` settles the oldest decode still running.
+   */
   function nativeContext() {
     const threads: number[] = [];
-    const native = { initBatch: (_size: number) => {}, setThreads: (n: number) => threads.push(n) };
-    return { context: { _ctx: native } as unknown as LlamaContext, native, threads };
+    const decoded: number[] = [];
+    const running: { resolve: () => void; reject: (err: Error) => void }[] = [];
+    const native = {
+      initBatch: (_size: number) => {},
+      setThreads: (n: number) => threads.push(n),
+      decodeBatch: () =>
+        new Promise<void>((resolve, reject) => {
+          decoded.push(threads.at(-1) ?? 0);
+          running.push({ resolve, reject });
+        }),
+    };
+    const finish = (err?: Error) => {
+      const next = running.shift();
+      if (err) next?.reject(err);
+      else next?.resolve();
+    };
+    return { context: { _ctx: native } as unknown as LlamaContext, native, threads, decoded, finish };
   }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
 
   it("gives prompt batches every core only while the other contexts are idle", () => {
     const { context, native, threads } = nativeContext();
@@ -107,6 +131,51 @@ describe("splitThreads", () => {
     native.initBatch(512); // a prompt while another context decodes
     native.initBatch(2); // a two-sequence step while another context decodes
     expect(threads).toEqual([2, 1, 1, 1]);
+  });
+
+  it("holds the other contexts' decodes while one decodes a batch on every core", async () => {
+    const gate = new WideBatchGate();
+    const a = nativeContext();
+    const b = nativeContext();
+    let aAlone = true;
+    splitThreads(a.context, 1, 2, () => aAlone, gate);
+    splitThreads(b.context, 1, 2, () => false, gate);
+    a.native.initBatch(512); // a prompt with the model to itself: both cores
+    const wide = a.native.decodeBatch();
+    b.native.initBatch(20); // a request that arrived a moment later: one core, after the wide batch
+    const held = b.native.decodeBatch();
+    await turn();
+    expect([a.decoded, b.decoded]).toEqual([[2], []]);
+    a.finish();
+    await wide;
+    await turn();
+    expect(b.decoded).toEqual([1]);
+    // Not alone any more: A's next batch is narrow and neither context waits for the other.
+    aAlone = false;
+    a.native.initBatch(512);
+    const narrow = a.native.decodeBatch();
+    expect(a.decoded).toEqual([2, 1]);
+    b.finish();
+    a.finish();
+    await Promise.all([held, narrow]);
+  });
+
+  it("lets the held decodes go when the wide batch fails, and hands its caller the error", async () => {
+    const gate = new WideBatchGate();
+    const a = nativeContext();
+    const b = nativeContext();
+    splitThreads(a.context, 1, 2, () => true, gate);
+    splitThreads(b.context, 1, 2, () => false, gate);
+    a.native.initBatch(64);
+    const wide = a.native.decodeBatch();
+    b.native.initBatch(1);
+    const held = b.native.decodeBatch();
+    a.finish(new Error("decode failed"));
+    await expect(wide).rejects.toThrow("decode failed");
+    await turn();
+    expect(b.decoded).toEqual([1]);
+    b.finish();
+    await held;
   });
 
   it("leaves the context alone when both counts are the same", () => {

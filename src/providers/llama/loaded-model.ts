@@ -15,7 +15,7 @@ import { locateModelFile } from "./model-file.ts";
 import { sharedLlama } from "./runtime.ts";
 import { DEFAULT_CONTEXT, type LlamaSettings } from "./settings.ts";
 import { type PoolContext, SlotPool } from "./slot-pool.ts";
-import { contextChoices, splitThreads } from "./thread-policy.ts";
+import { contextChoices, splitThreads, WideBatchGate } from "./thread-policy.ts";
 import { shareMemoizedTokenizer } from "./tokenizer-memo.ts";
 
 /** A GGUF model in memory with its contexts, chat template and generation slots. */
@@ -80,9 +80,10 @@ export async function loadModel({
       edits: prioritiseCacheEdits(context),
     }));
     const pool = new SlotPool(pooled, settings.maxQueue);
+    const gate = new WideBatchGate();
     const split = contexts
       .map((context, i) =>
-        splitThreads(context, settings.threads, settings.batchThreads, () => pool.aloneIn(i)),
+        splitThreads(context, settings.threads, settings.batchThreads, () => pool.aloneIn(i), gate),
       )
       .every(Boolean);
     const chatWrapper = resolveChatWrapper(model);
