@@ -178,6 +178,25 @@ describe("splitThreads", () => {
     await held;
   });
 
+  it("lets a held decode run beside a wide batch that outlasts the hold", async () => {
+    const gate = new WideBatchGate();
+    const a = nativeContext();
+    const b = nativeContext();
+    splitThreads(a.context, 1, 2, () => true, gate);
+    splitThreads(b.context, 1, 2, () => false, gate);
+    a.native.initBatch(512); // a long prompt's batch, still running below
+    const wide = a.native.decodeBatch();
+    b.native.initBatch(1);
+    const held = b.native.decodeBatch();
+    await turn();
+    expect(b.decoded).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(b.decoded).toEqual([1]);
+    b.finish();
+    a.finish();
+    await Promise.all([held, wide]);
+  });
+
   it("leaves the context alone when both counts are the same", () => {
     const { context, native, threads } = nativeContext();
     expect(splitThreads(context, 2, 2)).toBe(false);
