@@ -121,6 +121,23 @@ describe("splitThreads", () => {
   }
   const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+  /**
+   * Two contexts of one model sharing a gate: A (alone while `aAlone()` says so) starts a wide
+   * batch of `size` tokens, then B, not alone, asks for a one-token step.
+   */
+  function wideThenHeld(size: number, aAlone: () => boolean = () => true) {
+    const gate = new WideBatchGate();
+    const a = nativeContext();
+    const b = nativeContext();
+    splitThreads(a.context, 1, 2, aAlone, gate);
+    splitThreads(b.context, 1, 2, () => false, gate);
+    a.native.initBatch(size);
+    const wide = a.native.decodeBatch();
+    b.native.initBatch(1);
+    const held = b.native.decodeBatch();
+    return { a, b, wide, held };
+  }
+
   it("gives prompt batches every core only while the other contexts are idle", () => {
     const { context, native, threads } = nativeContext();
     let alone = true;
@@ -134,16 +151,9 @@ describe("splitThreads", () => {
   });
 
   it("holds the other contexts' decodes while one decodes a batch on every core", async () => {
-    const gate = new WideBatchGate();
-    const a = nativeContext();
-    const b = nativeContext();
     let aAlone = true;
-    splitThreads(a.context, 1, 2, () => aAlone, gate);
-    splitThreads(b.context, 1, 2, () => false, gate);
-    a.native.initBatch(512); // a prompt with the model to itself: both cores
-    const wide = a.native.decodeBatch();
-    b.native.initBatch(20); // a request that arrived a moment later: one core, after the wide batch
-    const held = b.native.decodeBatch();
+    // A prompt with the model to itself (both cores), and a request that arrived a moment later.
+    const { a, b, wide, held } = wideThenHeld(512, () => aAlone);
     await turn();
     expect([a.decoded, b.decoded]).toEqual([[2], []]);
     a.finish();
@@ -161,15 +171,7 @@ describe("splitThreads", () => {
   });
 
   it("lets the held decodes go when the wide batch fails, and hands its caller the error", async () => {
-    const gate = new WideBatchGate();
-    const a = nativeContext();
-    const b = nativeContext();
-    splitThreads(a.context, 1, 2, () => true, gate);
-    splitThreads(b.context, 1, 2, () => false, gate);
-    a.native.initBatch(64);
-    const wide = a.native.decodeBatch();
-    b.native.initBatch(1);
-    const held = b.native.decodeBatch();
+    const { a, b, wide, held } = wideThenHeld(64);
     a.finish(new Error("decode failed"));
     await expect(wide).rejects.toThrow("decode failed");
     await turn();
@@ -179,15 +181,7 @@ describe("splitThreads", () => {
   });
 
   it("lets a held decode run beside a wide batch that outlasts the hold", async () => {
-    const gate = new WideBatchGate();
-    const a = nativeContext();
-    const b = nativeContext();
-    splitThreads(a.context, 1, 2, () => true, gate);
-    splitThreads(b.context, 1, 2, () => false, gate);
-    a.native.initBatch(512); // a long prompt's batch, still running below
-    const wide = a.native.decodeBatch();
-    b.native.initBatch(1);
-    const held = b.native.decodeBatch();
+    const { a, b, wide, held } = wideThenHeld(512); // a long prompt's batch, still running below
     await turn();
     expect(b.decoded).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 120));
