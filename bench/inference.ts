@@ -262,32 +262,38 @@ for (const side of Object.values(sides)) await side.close();
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const med = (name: keyof typeof sides, f: (n: Numbers) => number) => median(results[name].map(f));
-const rows: [string, (n: Numbers) => number, "higher" | "lower"][] = [
+/** A table row: its label, the figure taken from each round, and which way is better. */
+type Row = [string, (n: Numbers) => number, "higher" | "lower"];
+const rows: Row[] = [
   [`prompt tokens/s (cold ~${PROMPT} tokens)`, (n) => n.promptTps, "higher"],
   ["time to first token, cold (ms)", (n) => n.ttftCold, "lower"],
   ["time to first token, prefix cached (ms)", (n) => n.ttftCached, "lower"],
   ...STREAMS.map(
-    (s) =>
-      [
-        `generation tokens/s, ${s} stream${s > 1 ? "s (sum)" : ""}`,
-        (n: Numbers) => n.gen[s] ?? 0,
-        "higher",
-      ] as [string, (n: Numbers) => number, "higher"],
+    (s): Row => [
+      `generation tokens/s, ${s} stream${s > 1 ? "s (sum)" : ""}`,
+      (n: Numbers) => n.gen[s] ?? 0,
+      "higher",
+    ],
   ),
 ];
 const fmt = (n: number) => n.toFixed(n < 10 ? 2 : 0).padStart(9);
 console.log(
   `${"".padEnd(42)}${"Parley".padStart(9)} ${`direct t=${genThreads}`.padStart(11)} ${`layout x${layoutContexts}`.padStart(10)}   Parley / direct   Parley / layout`,
 );
-for (const [name, f, dir] of rows) {
+/** One row of either table: the three sides' medians and Parley's ratios, "-" where one is 0. */
+function printRow([name, f, dir]: Row): void {
   const pv = med("parley", f);
   const dv = med("direct", f);
   const lv = med("layout", f);
-  const ratio = (other: number) => (dir === "higher" ? pv / other : other / pv).toFixed(2);
+  const ratio = (other: number) => {
+    const r = dir === "higher" ? pv / other : other / pv;
+    return Number.isFinite(r) ? r.toFixed(2) : "-";
+  };
   console.log(
     `${name.padEnd(42)}${fmt(pv)} ${fmt(dv).padStart(11)} ${fmt(lv).padStart(10)}   ${ratio(dv).padStart(15)}   ${ratio(lv).padStart(15)}`,
   );
 }
+for (const row of rows) printRow(row);
 
 // Each generation step split in two (bench/llama/step-timer.ts): the decode on its worker, and
 // the wait before the context's next step (sampling, and the main thread's work for the token).
@@ -295,28 +301,23 @@ const perStep = (n: number, f: (s: StepSums) => number) => (r: Numbers) => {
   const sums = r.steps[n];
   return sums ? f(sums) : 0;
 };
-const stepRows: [string, (n: Numbers) => number][] = STREAMS.flatMap((n) => {
+const stepRows: Row[] = STREAMS.flatMap((n): Row[] => {
   const label = `${n} stream${n > 1 ? "s" : ""}`;
   return [
-    [`decode per step, ${label} (ms)`, perStep(n, (s) => (s.steps ? s.decodeMs / s.steps : 0))],
-    [`wait between steps, ${label} (ms)`, perStep(n, (s) => (s.waits ? s.waitMs / s.waits : 0))],
+    [`decode per step, ${label} (ms)`, perStep(n, (s) => (s.steps ? s.decodeMs / s.steps : 0)), "lower"],
+    [`wait between steps, ${label} (ms)`, perStep(n, (s) => (s.waits ? s.waitMs / s.waits : 0)), "lower"],
     [
       `step and wait, ${label} (ms)`,
       perStep(n, (s) => (s.steps && s.waits ? s.decodeMs / s.steps + s.waitMs / s.waits : 0)),
+      "lower",
     ],
-  ] as [string, (n: Numbers) => number][];
+  ];
 });
 if (stepTimer.installed && med("parley", stepRows[0]?.[1] ?? (() => 0)) > 0) {
   console.log(
     "\nper context and generation step (direct batches its streams into one step: past 1 stream its steps carry a token per stream)",
   );
-  for (const [name, f] of stepRows) {
-    const pv = med("parley", f);
-    const ratio = (other: number) => (pv > 0 ? other / pv : 0).toFixed(2);
-    console.log(
-      `${name.padEnd(42)}${fmt(pv)} ${fmt(med("direct", f)).padStart(11)} ${fmt(med("layout", f)).padStart(10)}   ${ratio(med("direct", f)).padStart(15)}   ${ratio(med("layout", f)).padStart(15)}`,
-    );
-  }
+  for (const row of stepRows) printRow(row);
 } else {
   console.log("\n(node-llama-cpp's binding has changed shape: decode steps not timed)");
 }

@@ -28,6 +28,8 @@ export interface StepSums {
   waitMs: number;
 }
 
+const noSteps = (): StepSums => ({ steps: 0, decodeMs: 0, waits: 0, waitMs: 0 });
+
 /** A longer wait between two steps is a new request, not the same reply's next token. */
 const MAX_WAIT_MS = 50;
 
@@ -74,7 +76,7 @@ export class StepTimer {
   /** What was counted for `side` in `phase`, and zeroes it. */
   take(side: string, phase: string): StepSums {
     const key = `${side}|${phase}`;
-    const sums = this.sums.get(key) ?? { steps: 0, decodeMs: 0, waits: 0, waitMs: 0 };
+    const sums = this.sums.get(key) ?? noSteps();
     this.sums.delete(key);
     return sums;
   }
@@ -126,7 +128,7 @@ export class StepTimer {
     const key = `${side}|${phase}`;
     let sums = this.sums.get(key);
     if (!sums) {
-      sums = { steps: 0, decodeMs: 0, waits: 0, waitMs: 0 };
+      sums = noSteps();
       this.sums.set(key, sums);
     }
     return sums;

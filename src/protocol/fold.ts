@@ -27,16 +27,13 @@ export async function foldStream(
   observe?: (event: StreamEvent) => void,
 ): Promise<Message> {
   const folder = new StreamFolder();
+  const take = (event: StreamEvent) => {
+    observe?.(event);
+    folder.add(event);
+  };
   for await (const item of eventsOrBatches(events)) {
-    if (!isBatch(item)) {
-      observe?.(item);
-      folder.add(item);
-      continue;
-    }
-    for (const event of item) {
-      observe?.(event);
-      folder.add(event);
-    }
+    if (isBatch(item)) for (const event of item) take(event);
+    else take(item);
   }
   return folder.result();
 }

@@ -41,17 +41,17 @@ export class WideBatchGate {
     }
     const result = run();
     let timer: NodeJS.Timeout | undefined;
-    const released = new Promise<void>((resolve) => {
+    const released: Promise<void> = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, MAX_HOLD_MS);
       result.then(
         () => resolve(),
         () => resolve(),
       );
-    }).finally(() => clearTimeout(timer));
-    this.released = released;
-    released.then(() => {
+    }).finally(() => {
+      clearTimeout(timer);
       if (this.released === released) this.released = undefined;
     });
+    this.released = released;
     return result;
   }
 }
